@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from aetherflow.errors import PlanError
 from aetherflow.plan.dag import find_cycle
-from aetherflow.plan.models import Plan
+from aetherflow.plan.models import Plan, StructuredCriterion
 
 __all__ = ["load_plan", "parse_plan", "plan_json_schema"]
+
+_CHECK_KINDS = ", ".join(
+    repr(get_args(kind.model_fields["check"].annotation)[0])
+    for kind in get_args(get_args(StructuredCriterion)[0])
+)
 
 
 def _json_path(loc: tuple[int | str, ...]) -> str:
@@ -22,26 +28,60 @@ def _json_path(loc: tuple[int | str, ...]) -> str:
     return path
 
 
+def _at_criterion(out: list[int | str]) -> bool:
+    return len(out) >= 2 and out[-2] == "validation_criteria" and isinstance(out[-1], int)
+
+
 def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
-    # Drop pydantic's union-branch markers ("str", "contains", ...) after a criterion index.
+    """Drop pydantic's union-branch markers after a criterion index.
+
+    A criterion is ``str | tagged-union``, so pydantic reports e.g.
+    ``(..., "validation_criteria", 1, "tagged-union[...]", "contains", "text")`` or
+    ``(..., "validation_criteria", 1, "str")``; both become
+    ``(..., "validation_criteria", 1[, "text"])``.
+    """
     out: list[int | str] = []
-    for i, part in enumerate(loc):
-        if i > 0 and loc[i - 1] != "validation_criteria" and isinstance(loc[i - 1], int) and (
-            len(out) >= 2 and out[-2] == "validation_criteria"
-        ):
+    skip_tag = False
+    for part in loc:
+        if skip_tag:  # the discriminator value ("contains", ...) that follows "tagged-union[...]"
+            skip_tag = False
             continue
+        if _at_criterion(out) and isinstance(part, str):
+            if part == "str":
+                continue
+            if part.startswith("tagged-union["):
+                skip_tag = True
+                continue
         out.append(part)
     return tuple(out)
 
 
+def _is_str_branch(err: ErrorDetails) -> bool:
+    loc = tuple(err["loc"])
+    return len(loc) >= 3 and loc[-1] == "str" and loc[-3] == "validation_criteria"
+
+
 def _first_error(exc: ValidationError) -> tuple[str, str]:
-    err = exc.errors()[0]
+    errors = exc.errors()
+    # For an object criterion, the "str" branch's "Input should be a valid string" is noise.
+    err = next(
+        (e for e in errors if not (_is_str_branch(e) and isinstance(e["input"], dict))),
+        errors[0],
+    )
     loc = _clean_loc(tuple(err["loc"]))
     msg = err["msg"]
+    ctx = err.get("ctx") or {}
     if err["type"] == "extra_forbidden":
         msg = "unknown field (custom keys belong under 'metadata')"
     elif err["type"] == "missing":
         msg = "required field is missing"
+    elif err["type"] == "union_tag_invalid":
+        msg = f"unknown check {ctx.get('tag')!r} (expected one of {ctx.get('expected_tags')})"
+    elif err["type"] == "union_tag_not_found":
+        msg = f"criterion object has no 'check' key (expected one of {_CHECK_KINDS})"
+    elif _is_str_branch(err):
+        msg = ("a validation criterion is a string or an object with a 'check' key, "
+               f"got {type(err['input']).__name__}")
     return _json_path(loc), msg
 
 

@@ -97,6 +97,8 @@ class LocalServer:
             "--model", str(self.model_path), "--model_alias", DEFAULT_LOCAL_MODEL,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
+            # The default interrupts a running stream when another request arrives.
+            "--interrupt_requests", "False",
             *self.extra_args,
         ]
 

@@ -1,0 +1,44 @@
+"""The server-side truth the emulator keeps about each request it served."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["RequestRecord"]
+
+
+@dataclass
+class RequestRecord:
+    """One served request, as the emulator saw and shaped it.
+
+    ``input_tokens`` is the whole prompt; ``cached_tokens`` were read from the prefix cache
+    and ``cache_write_tokens`` newly written. ``output_tokens`` is the planned reply length,
+    ``streamed_tokens`` how many content chunks were actually sent (they differ only when a
+    fault cut the stream). ``token_offsets_ms`` are the scheduled send times of each token
+    after the request arrived (``ttft_ms`` is the first), before any ``stall_ms``.
+    """
+
+    index: int
+    provider: str
+    path: str
+    model: str = ""
+    stream: bool = False
+    status: int = 200
+    fault: str | None = None
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    output_tokens: int = 0
+    streamed_tokens: int = 0
+    finish: str | None = None
+    reply_source: str | None = None
+    ttft_ms: float | None = None
+    decode_ms_per_output_token: float | None = None
+    token_offsets_ms: list[float] = field(default_factory=list)
+    stall_ms: float = 0.0
+    completed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)

@@ -1,0 +1,83 @@
+"""Turn a plan step into a chat request: description, type, context, criteria, inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from aetherflow.errors import PlanError
+from aetherflow.plan.models import Plan, Step
+from aetherflow.providers.base import ChatMessage, ChatRequest
+
+__all__ = ["DEP_OUTPUT_LIMIT", "INPUT_FILE_LIMIT", "SYSTEM_PROMPT", "build_request",
+           "criterion_text"]
+
+SYSTEM_PROMPT = (
+    "You are a senior software engineer. Answer with complete, working code. "
+    "Put each file in its own fenced code block whose first line is a comment naming the "
+    "file, like `# file: name.py`."
+)
+#: Characters of each dependency's output carried into a dependent step's prompt.
+DEP_OUTPUT_LIMIT = 4000
+#: Characters of each input file carried into the prompt.
+INPUT_FILE_LIMIT = 12000
+
+_GUIDANCE = {
+    "code_generation": "Write the code.",
+    "refactoring": "Refactor the given code; keep its behaviour.",
+    "analysis": "Analyse and report findings; code only where it illustrates a point.",
+    "patch": "Produce the changed code.",
+}
+
+
+def criterion_text(criterion: object) -> str:
+    """A human-readable form of a criterion (free text or structured check)."""
+    if isinstance(criterion, str):
+        return criterion
+    check = getattr(criterion, "check", "?")
+    for attr in ("text", "run"):
+        if value := getattr(criterion, attr, None):
+            return f"{check}: {value}"
+    if check == "pytest":
+        return "pytest: the provided tests must pass"
+    return str(check)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"\n[... {len(text) - limit} chars cut]"
+
+
+def _read_input(plan_dir: Path, name: str, step: Step) -> str:
+    path = (plan_dir / name).resolve()
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(str(plan_dir), f"step {step.id!r} context.input_files",
+                        f"cannot read {name}: {exc.strerror or exc}") from None
+
+
+def build_request(
+    plan: Plan, step: Step, dep_outputs: Mapping[str, str], *, plan_dir: Path,
+    max_tokens: int, temperature: float,
+) -> ChatRequest:
+    """The request for ``step``, carrying (bounded) dependency outputs and input files."""
+    ctx = step.context
+    lines = [f"Task: {plan.description}".rstrip(), "", f"Step `{step.id}` ({step.type.value}): "
+             f"{step.description}", _GUIDANCE[step.type.value]]
+    if ctx.language or ctx.framework:
+        lines.append(f"Language: {ctx.language or '-'}; framework: {ctx.framework or '-'}.")
+    if ctx.files:
+        lines.append("Files to produce: " + ", ".join(ctx.files))
+    if step.validation_criteria:
+        lines += ["", "The result must satisfy:"]
+        lines += [f"- {criterion_text(c)}" for c in step.validation_criteria]
+    for name in ctx.input_files:
+        lines += ["", f"Input file `{name}`:", "```",
+                  _clip(_read_input(plan_dir, name, step), INPUT_FILE_LIMIT), "```"]
+    for dep in step.dependencies:
+        if dep in dep_outputs:
+            lines += ["", f"Output of step `{dep}`:", _clip(dep_outputs[dep], DEP_OUTPUT_LIMIT)]
+    return ChatRequest(
+        messages=(ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", "\n".join(lines))),
+        max_tokens=max_tokens, temperature=temperature, step_type=step.type.value,
+    )

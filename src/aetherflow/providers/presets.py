@@ -1,0 +1,216 @@
+"""Provider presets: default endpoint, model and key variable per remote provider, and the
+OpenAI-compatible hosted providers (OpenAI, DeepSeek, Groq) built on the generic client.
+
+:data:`PROVIDER_SPECS` is the one table the configuration layer
+(:mod:`aetherflow.config`), the ``aetherflow providers`` command and docs/providers.md
+describe. A third-party provider may add its own spec with :func:`register_provider_spec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aetherflow.errors import ConfigError
+from aetherflow.metrics.records import Usage
+
+from aetherflow.metrics.timeline import RequestTimeline
+from aetherflow.providers.base import ChatRequest, ProviderSettings, StreamEvent
+from aetherflow.providers.openai_compat import OpenAICompatibleProvider
+from aetherflow.providers.usage import normalise_openai_usage
+from aetherflow.providers.wire import OpenAIChunkParser, StreamParser, run_parser
+from aetherflow.transport.http import TimedSession
+from aetherflow.transport.sse import iter_sse
+
+__all__ = [
+    "PROVIDER_SPECS",
+    "DeepSeekProvider",
+    "GroqProvider",
+    "OpenAIProvider",
+    "OpenAIStyleProvider",
+    "ProviderSpec",
+    "RemoteSSEProvider",
+    "register_provider_spec",
+    "with_spec_defaults",
+]
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """Static facts about one provider: where it lives and which key it needs."""
+
+    name: str
+    default_base_url: str | None
+    default_model: str | None
+    api_key_env: str | None = None
+    base_url_env: str | None = None
+    key_required: bool = True
+    description: str = ""
+
+
+PROVIDER_SPECS: dict[str, ProviderSpec] = {
+    spec.name: spec
+    for spec in (
+        ProviderSpec("openai", "https://api.openai.com/v1", "gpt-4o-mini",
+                     "OPENAI_API_KEY", "OPENAI_BASE_URL",
+                     description="OpenAI chat completions (SSE, stream_options.include_usage)"),
+        ProviderSpec("deepseek", "https://api.deepseek.com", "deepseek-chat",
+                     "DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL",
+                     description="DeepSeek chat completions (OpenAI wire, prompt-cache fields)"),
+        ProviderSpec("groq", "https://api.groq.com/openai/v1", "llama-3.3-70b-versatile",
+                     "GROQ_API_KEY", "GROQ_BASE_URL",
+                     description="Groq chat completions (OpenAI wire, usage or x_groq.usage)"),
+        ProviderSpec("mistral", "https://api.mistral.ai/v1", "codestral-latest",
+                     "MISTRAL_API_KEY", "MISTRAL_BASE_URL",
+                     description="Mistral chat completions + FIM /fim/completions"),
+        ProviderSpec("anthropic", "https://api.anthropic.com", "claude-haiku-4-5",
+                     "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+                     description="Anthropic Messages API (its own SSE events)"),
+        ProviderSpec("gemini", "https://generativelanguage.googleapis.com", "gemini-2.5-flash",
+                     "GEMINI_API_KEY", "GEMINI_BASE_URL",
+                     description="Gemini streamGenerateContent?alt=sse"),
+        ProviderSpec("openai-compatible", None, None, None, None, key_required=False,
+                     description="any OpenAI-compatible server (vLLM, Ollama, llama.cpp); "
+                                 "needs base_url and model, optional key via api_key_env"),
+        ProviderSpec("local", None, "SmolLM2-135M-Instruct", None, None, key_required=False,
+                     description="embedded SmolLM2-135M on llama.cpp (AETHERFLOW_LOCAL_URL "
+                                 "to use a running server)"),
+    )
+}
+
+
+def register_provider_spec(spec: ProviderSpec) -> None:
+    """Describe a (third-party) provider for configuration and ``aetherflow providers``."""
+    PROVIDER_SPECS[spec.name] = spec
+
+
+def with_spec_defaults(settings: ProviderSettings) -> ProviderSettings:
+    """``settings`` with the provider's default base URL and model filled in where unset."""
+    spec = PROVIDER_SPECS.get(settings.name)
+    if spec is None:
+        return settings
+    return replace(
+        settings,
+        base_url=settings.base_url or spec.default_base_url,
+        model=settings.model or spec.default_model,
+    )
+
+
+class OpenAIStyleProvider(OpenAICompatibleProvider):
+    """A hosted OpenAI-wire provider with a preset endpoint, model and chunk parser.
+
+    Subclasses set :attr:`preset` (the spec name). The request body and headers are the
+    generic client's; the stream is parsed by :class:`~aetherflow.providers.wire.OpenAIChunkParser`
+    (which also understands Groq's ``x_groq.usage``).
+    """
+
+    preset: str = ""
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        spec_name = self.preset or settings.name
+        filled = with_spec_defaults(replace(settings, name=spec_name))
+        super().__init__(replace(filled, name=settings.name))
+
+    def parser(self) -> OpenAIChunkParser:
+        """A fresh parser for one response stream."""
+        return OpenAIChunkParser(self.name, normalise_openai_usage)
+
+    def endpoint(self, request: ChatRequest) -> str:
+        """The URL ``request`` is posted to."""
+        return f"{self.base_url}/chat/completions"
+
+    async def stream(
+        self, request: ChatRequest, timeline: RequestTimeline
+    ) -> AsyncIterator[StreamEvent]:
+        """Yield text deltas, then one usage report and the finish marker."""
+        async with self.session.stream_post(
+            self.endpoint(request), self.payload(request), self._headers(), timeline
+        ) as resp:
+            async for out in run_parser(self.parser(), iter_sse(resp)):
+                yield out
+
+
+class OpenAIProvider(OpenAIStyleProvider):
+    """OpenAI chat completions (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``)."""
+
+    preset = "openai"
+
+
+class DeepSeekProvider(OpenAIStyleProvider):
+    """DeepSeek chat completions; usage carries ``prompt_cache_hit/miss_tokens``."""
+
+    preset = "deepseek"
+
+
+class GroqProvider(OpenAIStyleProvider):
+    """Groq chat completions; usage may arrive under ``x_groq.usage``."""
+
+    preset = "groq"
+
+
+
+class RemoteSSEProvider:
+    """Base of the providers with their own wire format (Anthropic, Gemini).
+
+    Holds the connection pool and settings; a subclass supplies :meth:`endpoint`,
+    :meth:`headers`, :meth:`payload` and :meth:`parser`. Options: ``emulated`` (label runs
+    as emulated), ``read_timeout_s``.
+    """
+
+    preset: str = ""
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        filled = with_spec_defaults(replace(settings, name=self.preset or settings.name))
+        if not filled.base_url:
+            raise ConfigError(f"provider {settings.name!r} needs a base URL (--base-url)")
+        if not filled.model:
+            raise ConfigError(f"provider {settings.name!r} needs a model (--model)")
+        self.name = settings.name
+        self.model = filled.model
+        self.base_url = filled.base_url.rstrip("/")
+        self._api_key = settings.api_key
+        self._options: dict[str, Any] = dict(settings.options)
+        self.emulated = bool(self._options.get("emulated", False))
+        self.session = TimedSession(read_timeout_s=float(self._options.get("read_timeout_s", 120)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, model={self.model!r}, " \
+               f"base_url={self.base_url!r})"
+
+    async def start(self) -> None:
+        """Nothing to start: the connection pool opens lazily."""
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.session.aclose()
+
+    def endpoint(self, request: ChatRequest) -> str:  # pragma: no cover - abstract
+        """The URL ``request`` is posted to."""
+        raise NotImplementedError
+
+    def headers(self) -> dict[str, str]:  # pragma: no cover - abstract
+        """Request headers (authentication included)."""
+        raise NotImplementedError
+
+    def payload(self, request: ChatRequest) -> dict[str, Any]:  # pragma: no cover - abstract
+        """The JSON body for ``request``."""
+        raise NotImplementedError
+
+    def parser(self) -> StreamParser:  # pragma: no cover - abstract
+        """A fresh parser for one response stream."""
+        raise NotImplementedError
+
+    async def stream(
+        self, request: ChatRequest, timeline: RequestTimeline
+    ) -> AsyncIterator[StreamEvent]:
+        """Post ``request`` and yield the parsed events."""
+        async with self.session.stream_post(
+            self.endpoint(request), self.payload(request), self.headers(), timeline
+        ) as resp:
+            async for out in run_parser(self.parser(), iter_sse(resp)):
+                yield out
+
+    async def count_tokens(self, request: ChatRequest, output_text: str) -> Usage | None:
+        """The server streams its own usage; there is nothing else to count with."""
+        return None

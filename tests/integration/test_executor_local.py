@@ -1,0 +1,119 @@
+"""The executor against the real embedded model over loopback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aetherflow.execution import RunOptions, run_plan_async
+from aetherflow.metrics.records import CostBreakdown, RunRecord, Usage
+from aetherflow.providers.base import ProviderSettings, register_provider
+from aetherflow.providers.local import LocalServer
+from aetherflow.providers.openai_compat import OpenAICompatibleProvider
+
+pytestmark = pytest.mark.local_model
+
+
+def _plan(tmp_path: Path, steps: list[dict[str, Any]]) -> Path:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"task_id": "t", "description": "test", "steps": steps}))
+    return path
+
+
+def _step(sid: str, deps: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"id": sid, "description": f"Write a Python function named f_{sid}.",
+            "dependencies": deps or [], **extra}
+
+
+def _resolver(server: LocalServer):  # type: ignore[no-untyped-def]
+    def resolve(name: str, model: str | None, base_url: str | None) -> ProviderSettings:
+        if name == "broken":
+            return ProviderSettings(name="broken", model="m", base_url="http://127.0.0.1:9/v1")
+        return ProviderSettings(name=name, model=model, base_url=server.url)
+    return resolve
+
+
+def _free(provider: str, model: str, usage: Usage) -> CostBreakdown:
+    return CostBreakdown(total_usd=0.0, price_source="test: free")
+
+
+async def _run(tmp_path: Path, server: LocalServer, steps: list[dict[str, Any]],
+               **opts: Any) -> RunRecord:
+    options = RunOptions(max_tokens=24, output=tmp_path / "run", **opts)
+    record, _ = await run_plan_async(_plan(tmp_path, steps), options,
+                                     resolver=_resolver(server), pricer=_free)
+    return record
+
+
+async def test_chain_runs_in_dependency_order(tmp_path: Path, local_server: LocalServer) -> None:
+    rec = await _run(tmp_path, local_server,
+                     [_step("a"), _step("b", ["a"]), _step("c", ["b"]), _step("d")])
+    by_id = {s.step_id: s for s in rec.steps}
+    assert rec.status == "succeeded"
+    for sid, dep in (("b", "a"), ("c", "b")):
+        assert by_id[sid].ready_at_ms >= by_id[dep].finished_at_ms  # type: ignore[operator]
+    on_disk = RunRecord.model_validate_json((tmp_path / "run" / "run.json").read_text())
+    for step in on_disk.steps:
+        assert step.ttft_ms is not None and step.ttr_ms is not None
+        assert 0 < step.ttft_ms <= step.ttr_ms
+        assert (tmp_path / "run" / "step_outputs" / f"{step.step_id}.md").is_file()
+    assert rec.critical_path[:3] == ["a", "b", "c"]
+    assert rec.makespan_ms is not None and rec.critical_path_ms is not None
+    assert rec.critical_path_ms <= rec.makespan_ms
+
+
+async def test_concurrency_one_serialises_and_measures_queue(
+        tmp_path: Path, local_server: LocalServer) -> None:
+    rec = await _run(tmp_path, local_server, [_step("a"), _step("b"), _step("c")], concurrency=1)
+    spans = sorted((a.timeline_ms["dispatched"], a.timeline_ms["closed"], a.timing.queue_latency_ms)
+                   for s in rec.steps for a in s.attempts)
+    for (_, closed, _), (dispatched, _, _) in zip(spans, spans[1:], strict=False):
+        assert dispatched >= closed  # type: ignore[operator]
+    queue = sorted(q for *_, q in spans)  # type: ignore[type-var]
+    assert queue[-1] > 50  # the last one waited for two others to stream
+
+
+async def test_concurrency_three_overlaps(tmp_path: Path, local_server: LocalServer) -> None:
+    rec = await _run(tmp_path, local_server, [_step("a"), _step("b"), _step("c")], concurrency=3)
+    attempts = [a for s in rec.steps for a in s.attempts]
+    first_close = min(a.timeline_ms["closed"] for a in attempts)  # type: ignore[type-var]
+    assert all(a.timeline_ms["dispatched"] < first_close for a in attempts)  # type: ignore[operator]
+
+
+async def test_failed_dependency_skips_dependents(tmp_path: Path, local_server: LocalServer) -> None:
+    register_provider("broken", OpenAICompatibleProvider)
+    steps = [_step("bad", context={"provider": "broken"}), _step("child", ["bad"]),
+             _step("grandchild", ["child"]), _step("ok")]
+    rec = await _run(tmp_path, local_server, steps, max_attempts=2)
+    by_id = {s.step_id: s for s in rec.steps}
+    assert rec.status == "failed"
+    assert by_id["bad"].status == "failed" and len(by_id["bad"].attempts) == 2
+    assert all(a.error_kind == "connect" for a in by_id["bad"].attempts)
+    assert by_id["child"].status == "skipped" and by_id["child"].reason == "dependency 'bad' failed"
+    assert by_id["grandchild"].reason == "dependency 'child' skipped"
+    assert by_id["child"].attempts == [] and by_id["ok"].status == "succeeded"
+
+
+async def test_local_token_counts_match_server_usage(local_server: LocalServer) -> None:
+    """Ground truth: llama.cpp's non-streaming usage equals our tokenizer-based counts."""
+    from aetherflow.providers.base import ChatMessage, ChatRequest
+    from aetherflow.providers.local import LocalProvider
+
+    provider = LocalProvider(ProviderSettings(name="local", base_url=local_server.url))
+    request = ChatRequest(messages=(ChatMessage("system", "You write code."),
+                                    ChatMessage("user", "Write add(a, b) in Python.")),
+                          max_tokens=30, temperature=0.0)
+    try:
+        body = provider.payload(request) | {"stream": False}
+        truth = await provider.session.post_json(f"{provider.base_url}/chat/completions", body)
+        text = truth["choices"][0]["message"]["content"]
+        usage = await provider.count_tokens(request, text)
+    finally:
+        await provider.aclose()
+    assert usage is not None
+    assert usage.input.value == truth["usage"]["prompt_tokens"]
+    assert usage.input.provenance == "tokenizer"
+    assert abs((usage.output.value or 0) - truth["usage"]["completion_tokens"]) <= 1
