@@ -134,7 +134,9 @@ def test_identical_distributions_are_rarely_significant() -> None:
     for seed in range(60):
         rng = np.random.default_rng(seed)
         a, b = rng.normal(10.0, 2.0, (2, 50))
-        hits += bool(bootstrap_diff_ci(a.tolist(), b.tolist(), n_resamples=500, seed=seed).significant)
+        hits += bool(
+            bootstrap_diff_ci(a.tolist(), b.tolist(), n_resamples=500, seed=seed).significant
+        )
     assert hits / 60 <= 0.15  # nominally 5 %
 
 

@@ -97,28 +97,36 @@ class LiveRunDisplay:
             self._live = None
 
 
+def _tokens(count: object) -> str:
+    value = getattr(count, "value", None)
+    return "n/a" if value is None else str(value)
+
+
 def summary_table(run: RunRecord) -> Table:
     """Per-step measured figures plus the run's makespan and critical path."""
-    table = Table(title=f"{run.task_id}: {run.status}")
-    for col in ("step", "status", "provider", "tries", "TTFT ms", "TTR ms", "TPOT ms",
-                "out tok", "in tok", "step ms"):
-        table.add_column(col)
+    providers = sorted({s.provider for s in run.steps if s.provider})
+    table = Table(title=f"{run.task_id}: {run.status} ({', '.join(providers) or '-'})")
+    for col in ("step", "status", "try", "TTFT", "TTR", "TPOT", "out", "in", "time"):
+        table.add_column(col, no_wrap=True, justify="left" if col in ("step", "status") else "right")
+    provenances: set[str] = set()
     for s in run.steps:
         last = s.attempts[-1] if s.attempts else None
-        out = last.usage.output if last else None
-        inp = last.usage.input if last else None
+        if last:
+            provenances |= {c.provenance for c in (last.usage.input, last.usage.output)
+                            if c.provenance}
         table.add_row(
-            s.step_id, Text(s.status, style=_STYLE[s.status]), s.provider or "-",
-            str(len(s.attempts)), fmt_ms(s.ttft_ms), fmt_ms(s.ttr_ms),
+            s.step_id, Text(s.status, style=_STYLE[s.status]), str(len(s.attempts)),
+            fmt_ms(s.ttft_ms), fmt_ms(s.ttr_ms),
             fmt_ms(last.timing.tpot_ms) if last else "n/a",
-            f"{out.value} ({out.provenance})" if out and out.value is not None else "n/a",
-            f"{inp.value} ({inp.provenance})" if inp and inp.value is not None else "n/a",
+            _tokens(last.usage.output) if last else "n/a",
+            _tokens(last.usage.input) if last else "n/a",
             fmt_ms(s.step_time_ms),
         )
     eff = run.parallel_efficiency
     table.caption = (
         f"makespan {fmt_ms(run.makespan_ms)} ms · critical path {fmt_ms(run.critical_path_ms)} ms "
         f"({' → '.join(run.critical_path) or '-'}) · parallel efficiency "
-        f"{'n/a' if eff is None else f'{eff:.2f}'}"
+        f"{'n/a' if eff is None else f'{eff:.2f}'} · tokens from: "
+        f"{', '.join(sorted(provenances)) or 'n/a'} · times in ms, out/in in tokens"
     )
     return table

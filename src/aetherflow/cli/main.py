@@ -36,9 +36,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from aetherflow.cli import emulate, plan, run
+    from aetherflow.cli import emulate, plan, providers, run
 
-    for module in (plan, run, emulate):
+    for module in (plan, run, providers, emulate):
         module.register(app)
 
 

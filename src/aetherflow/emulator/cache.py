@@ -58,8 +58,9 @@ class PrefixCache:
         cached = hits * model.block_tokens
         return cached if cached >= max(model.min_cached_tokens, 1) else 0
 
-    def access(self, provider: str, tokens: Sequence[str], model: CacheModel,
-               write: bool = True) -> CacheOutcome:
+    def access(
+        self, provider: str, tokens: Sequence[str], model: CacheModel, write: bool = True
+    ) -> CacheOutcome:
         """Read the cached prefix, then (if ``write``) remember every whole block."""
         read = self.lookup(provider, tokens, model)
         if not (model.enabled and write):

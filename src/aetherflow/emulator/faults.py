@@ -35,8 +35,10 @@ class FaultInjector:
         self._rules = list(rules)
         self._fired.clear()
 
-    def reset(self) -> None:
-        """Forget request counts and firing counts (rules stay)."""
+    def reset(self, rng: random.Random | None = None) -> None:
+        """Forget request counts and firing counts (rules stay); optionally swap the RNG."""
+        if rng is not None:
+            self._rng = rng
         self._fired.clear()
         self._per_provider.clear()
         self._total = 0

@@ -33,8 +33,12 @@ def _jitter(rng: random.Random, amount_ms: float, distribution: str) -> float:
 
 
 def plan_timing(
-    cfg: LatencyModelConfig, cache: CacheModel, rng: random.Random,
-    uncached_tokens: int, cached_tokens: int, output_tokens: int,
+    cfg: LatencyModelConfig,
+    cache: CacheModel,
+    rng: random.Random,
+    uncached_tokens: int,
+    cached_tokens: int,
+    output_tokens: int,
 ) -> TimingPlan:
     """Draw the timing of one request from ``rng`` (deterministic for a given seed and order)."""
     prefill_tokens = uncached_tokens + cached_tokens * cache.cached_prefill_fraction

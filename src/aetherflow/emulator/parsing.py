@@ -41,7 +41,9 @@ def _text_of(content: Any, where: str) -> list[str]:
     if isinstance(content, str):
         return [content]
     if isinstance(content, list):
-        return [b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)]
+        return [
+            b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)
+        ]
     raise BadRequest(f"{where}: content must be a string or a list of blocks")
 
 
@@ -72,15 +74,20 @@ def _int_or_none(value: Any, name: str) -> int | None:
 
 def parse_openai_chat(body: dict[str, Any]) -> ParsedRequest:
     """OpenAI-style ``/chat/completions`` (OpenAI, DeepSeek, Groq, Mistral, generic)."""
-    pieces = [t for i, m in enumerate(_messages(body))
-              for t in _text_of(m.get("content"), f"messages[{i}]")]
+    pieces = [
+        t
+        for i, m in enumerate(_messages(body))
+        for t in _text_of(m.get("content"), f"messages[{i}]")
+    ]
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
     options = body.get("stream_options") or {}
     return ParsedRequest(
-        model=str(body.get("model", "emulated-model")), stream=bool(body.get("stream")),
+        model=str(body.get("model", "emulated-model")),
+        stream=bool(body.get("stream")),
         max_tokens=_int_or_none(limit, "max_tokens"),
         include_usage=bool(isinstance(options, dict) and options.get("include_usage")),
-        prompt_pieces=tuple(pieces))
+        prompt_pieces=tuple(pieces),
+    )
 
 
 def parse_mistral_fim(body: dict[str, Any]) -> ParsedRequest:
@@ -90,23 +97,31 @@ def parse_mistral_fim(body: dict[str, Any]) -> ParsedRequest:
         raise BadRequest("'prompt' must be a string")
     suffix = body.get("suffix") or ""
     return ParsedRequest(
-        model=str(body.get("model", "codestral-latest")), stream=bool(body.get("stream")),
-        max_tokens=_int_or_none(body.get("max_tokens"), "max_tokens"), include_usage=True,
-        prompt_pieces=(prompt, str(suffix)) if suffix else (prompt,))
+        model=str(body.get("model", "codestral-latest")),
+        stream=bool(body.get("stream")),
+        max_tokens=_int_or_none(body.get("max_tokens"), "max_tokens"),
+        include_usage=True,
+        prompt_pieces=(prompt, str(suffix)) if suffix else (prompt,),
+    )
 
 
 def parse_anthropic(body: dict[str, Any]) -> ParsedRequest:
     """Anthropic ``/v1/messages`` (``max_tokens`` is required there)."""
     messages = _messages(body)
     pieces = _text_of(body.get("system"), "system")
-    pieces += [t for i, m in enumerate(messages)
-               for t in _text_of(m.get("content"), f"messages[{i}]")]
+    pieces += [
+        t for i, m in enumerate(messages) for t in _text_of(m.get("content"), f"messages[{i}]")
+    ]
     if "max_tokens" not in body:
         raise BadRequest("max_tokens: Field required")
     return ParsedRequest(
-        model=str(body.get("model", "claude-emulated")), stream=bool(body.get("stream")),
-        max_tokens=_int_or_none(body.get("max_tokens"), "max_tokens"), include_usage=True,
-        prompt_pieces=tuple(pieces), cache_control=_has_cache_control(body))
+        model=str(body.get("model", "claude-emulated")),
+        stream=bool(body.get("stream")),
+        max_tokens=_int_or_none(body.get("max_tokens"), "max_tokens"),
+        include_usage=True,
+        prompt_pieces=tuple(pieces),
+        cache_control=_has_cache_control(body),
+    )
 
 
 def parse_gemini(body: dict[str, Any], model: str, stream: bool) -> ParsedRequest:
@@ -120,9 +135,13 @@ def parse_gemini(body: dict[str, Any], model: str, stream: bool) -> ParsedReques
         pieces += _text_of(c.get("parts") if isinstance(c, dict) else None, f"contents[{i}]")
     config = body.get("generationConfig") or {}
     limit = config.get("maxOutputTokens") if isinstance(config, dict) else None
-    return ParsedRequest(model=model, stream=stream, include_usage=True,
-                         max_tokens=_int_or_none(limit, "maxOutputTokens"),
-                         prompt_pieces=tuple(pieces))
+    return ParsedRequest(
+        model=model,
+        stream=stream,
+        include_usage=True,
+        max_tokens=_int_or_none(limit, "maxOutputTokens"),
+        prompt_pieces=tuple(pieces),
+    )
 
 
 def parse_body(kind: str, body: Any, model: str = "", stream: bool = False) -> ParsedRequest:

@@ -29,12 +29,24 @@ __all__ = [
 ]
 
 PROVIDERS: tuple[str, ...] = (
-    "generic", "openai", "deepseek", "groq", "mistral", "anthropic", "gemini",
+    "generic",
+    "openai",
+    "deepseek",
+    "groq",
+    "mistral",
+    "anthropic",
+    "gemini",
 )
 """Provider names the emulator speaks (``generic`` is the plain OpenAI-compatible path)."""
 
 FaultKind = Literal[
-    "http_429", "http_500", "http_503", "reset", "stall", "malformed", "truncated",
+    "http_429",
+    "http_500",
+    "http_503",
+    "reset",
+    "stall",
+    "malformed",
+    "truncated",
     "error_event",
 ]
 
@@ -52,11 +64,11 @@ class LatencyModelConfig(_Model):
     Jitter is ``uniform(-j, +j)`` or ``normal(0, σ=j)``; every delay is clipped at 0.
     """
 
-    ttft_base_ms: float = Field(50.0, ge=0)
-    prefill_ms_per_input_token: float = Field(0.0, ge=0)
-    decode_ms_per_output_token: float = Field(5.0, ge=0)
-    ttft_jitter_ms: float = Field(0.0, ge=0)
-    decode_jitter_ms: float = Field(0.0, ge=0)
+    ttft_base_ms: float = Field(default=50.0, ge=0)
+    prefill_ms_per_input_token: float = Field(default=0.0, ge=0)
+    decode_ms_per_output_token: float = Field(default=5.0, ge=0)
+    ttft_jitter_ms: float = Field(default=0.0, ge=0)
+    decode_jitter_ms: float = Field(default=0.0, ge=0)
     jitter_distribution: Literal["uniform", "normal"] = "uniform"
 
 
@@ -68,17 +80,17 @@ class CacheModel(_Model):
     """
 
     enabled: bool = True
-    block_tokens: int = Field(64, ge=1)
-    min_cached_tokens: int = Field(0, ge=0)
-    cached_prefill_fraction: float = Field(0.1, ge=0, le=1)
+    block_tokens: int = Field(default=64, ge=1)
+    min_cached_tokens: int = Field(default=0, ge=0)
+    cached_prefill_fraction: float = Field(default=0.1, ge=0, le=1)
 
 
 class ProviderProfile(_Model):
     """Everything that shapes one provider's answers."""
 
-    latency: LatencyModelConfig = LatencyModelConfig()
-    cache: CacheModel = CacheModel()
-    default_output_tokens: int = Field(32, ge=0)
+    latency: LatencyModelConfig = Field(default_factory=LatencyModelConfig)
+    cache: CacheModel = Field(default_factory=CacheModel)
+    default_output_tokens: int = Field(default=32, ge=0)
     model_name: str | None = None
 
 
@@ -92,14 +104,14 @@ class FaultRule(_Model):
 
     fault: FaultKind
     provider: str | None = None
-    nth: int | None = Field(None, ge=1)
-    every: int | None = Field(None, ge=1)
-    probability: float = Field(1.0, ge=0, le=1)
+    nth: int | None = Field(default=None, ge=1)
+    every: int | None = Field(default=None, ge=1)
+    probability: float = Field(default=1.0, ge=0, le=1)
     prompt_contains: str | None = None
-    times: int | None = Field(None, ge=1)
-    after_tokens: int = Field(0, ge=0)
-    retry_after_s: int = Field(1, ge=0)
-    stall_s: float = Field(1.0, ge=0)
+    times: int | None = Field(default=None, ge=1)
+    after_tokens: int = Field(default=0, ge=0)
+    retry_after_s: int = Field(default=1, ge=0)
+    stall_s: float = Field(default=1.0, ge=0)
     stall_then: Literal["continue", "close"] = "continue"
 
 
@@ -127,15 +139,18 @@ class EmulatorProfile(_Model):
 
     seed: int = 0
     require_auth: bool = True
-    default: ProviderProfile = ProviderProfile()
+    default: ProviderProfile = Field(default_factory=ProviderProfile)
     providers: dict[str, ProviderProfile] = Field(default_factory=dict)
     faults: list[FaultRule] = Field(default_factory=list)
     replies: list[ReplyRule] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _known_providers(self) -> EmulatorProfile:
-        named = [*self.providers, *(r.provider for r in self.faults if r.provider),
-                 *(r.provider for r in self.replies if r.provider)]
+        named = [
+            *self.providers,
+            *(r.provider for r in self.faults if r.provider),
+            *(r.provider for r in self.replies if r.provider),
+        ]
         unknown = sorted({n for n in named if n not in PROVIDERS})
         if unknown:
             raise ValueError(f"unknown provider(s) {unknown}; known: {list(PROVIDERS)}")

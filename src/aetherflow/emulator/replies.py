@@ -9,12 +9,7 @@ from aetherflow.emulator.tokenizer import tokenize
 
 __all__ = ["DEFAULT_FILLER", "choose_reply", "filler_tokens"]
 
-DEFAULT_FILLER = (
-    "```python\n"
-    "def add(a: int, b: int) -> int:\n"
-    "    return a + b\n"
-    "```\n"
-)
+DEFAULT_FILLER = "```python\ndef add(a: int, b: int) -> int:\n    return a + b\n```\n"
 """One unit of the default reply; repeated and cut to ``default_output_tokens`` tokens."""
 
 

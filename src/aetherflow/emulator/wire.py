@@ -12,8 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "AnthropicWire", "GeminiWire", "OpenAIWire", "StreamContext", "UsageTruth", "Wire",
-    "sse", "wire_for",
+    "AnthropicWire",
+    "GeminiWire",
+    "OpenAIWire",
+    "StreamContext",
+    "UsageTruth",
+    "Wire",
+    "sse",
+    "wire_for",
 ]
 
 
@@ -87,9 +93,12 @@ class Wire:
 
 
 _OPENAI_ERRORS = {
-    400: ("invalid_request_error", None), 401: ("invalid_request_error", "invalid_api_key"),
-    404: ("invalid_request_error", "model_not_found"), 429: ("requests", "rate_limit_exceeded"),
-    500: ("server_error", None), 503: ("server_error", "service_unavailable"),
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+    500: ("server_error", None),
+    503: ("server_error", "service_unavailable"),
 }
 
 
@@ -108,26 +117,36 @@ class OpenAIWire(Wire):
     def usage(self, ctx: StreamContext) -> dict[str, Any]:
         """The usage object in this flavour's fields."""
         u = ctx.usage
-        base: dict[str, Any] = {"prompt_tokens": u.input_tokens,
-                                "completion_tokens": u.output_tokens,
-                                "total_tokens": u.input_tokens + u.output_tokens}
+        base: dict[str, Any] = {
+            "prompt_tokens": u.input_tokens,
+            "completion_tokens": u.output_tokens,
+            "total_tokens": u.input_tokens + u.output_tokens,
+        }
         if self.flavor == "mistral":
             return base
-        base["prompt_tokens_details"] = {"cached_tokens": u.cached_tokens}
+        if self.flavor != "groq" or u.cached_tokens:
+            base["prompt_tokens_details"] = {"cached_tokens": u.cached_tokens}
         if self.flavor == "deepseek":
             base["prompt_cache_hit_tokens"] = u.cached_tokens
             base["prompt_cache_miss_tokens"] = u.input_tokens - u.cached_tokens
         elif self.flavor == "groq":
-            base.update(queue_time=0.0, prompt_time=round(ctx.ttft_s, 6),
-                        completion_time=round(ctx.decode_s, 6),
-                        total_time=round(ctx.ttft_s + ctx.decode_s, 6))
+            base.update(
+                queue_time=0.0,
+                prompt_time=round(ctx.ttft_s, 6),
+                completion_time=round(ctx.decode_s, 6),
+                total_time=round(ctx.ttft_s + ctx.decode_s, 6),
+            )
         else:
             base["completion_tokens_details"] = {"reasoning_tokens": 0}
         return base
 
     def _chunk(self, ctx: StreamContext, choices: list[dict[str, Any]]) -> dict[str, Any]:
-        chunk: dict[str, Any] = {"id": ctx.response_id, "object": "chat.completion.chunk",
-                                 "created": ctx.created, "model": ctx.model}
+        chunk: dict[str, Any] = {
+            "id": ctx.response_id,
+            "object": "chat.completion.chunk",
+            "created": ctx.created,
+            "model": ctx.model,
+        }
         if self.flavor != "mistral":
             chunk["system_fingerprint"] = "fp_emulator"
         chunk["choices"] = choices
@@ -174,25 +193,44 @@ class OpenAIWire(Wire):
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         kind, code = _OPENAI_ERRORS.get(status, ("server_error", None))
         if self.flavor == "mistral":
-            return {"object": "error", "message": message, "type": kind, "param": None,
-                    "code": str(status)}
+            return {
+                "object": "error",
+                "message": message,
+                "type": kind,
+                "param": None,
+                "code": str(status),
+            }
         return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
     def complete(self, ctx: StreamContext, text: str) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "id": ctx.response_id, "object": "chat.completion", "created": ctx.created,
+            "id": ctx.response_id,
+            "object": "chat.completion",
+            "created": ctx.created,
             "model": ctx.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "logprobs": None, "finish_reason": ctx.finish}],
-            "usage": self.usage(ctx)}
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "logprobs": None,
+                    "finish_reason": ctx.finish,
+                }
+            ],
+            "usage": self.usage(ctx),
+        }
         if self.flavor == "groq":
             body["x_groq"] = {"id": f"req_{ctx.response_id}"}
         return body
 
 
-_ANTHROPIC_ERRORS = {400: "invalid_request_error", 401: "authentication_error",
-                     404: "not_found_error", 429: "rate_limit_error", 500: "api_error",
-                     503: "overloaded_error"}
+_ANTHROPIC_ERRORS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "overloaded_error",
+}
 
 
 class AnthropicWire(Wire):
@@ -201,31 +239,62 @@ class AnthropicWire(Wire):
     def usage(self, ctx: StreamContext, output_tokens: int) -> dict[str, Any]:
         """Anthropic usage: ``input_tokens`` excludes cache reads and cache writes."""
         u = ctx.usage
-        return {"input_tokens": u.input_tokens - u.cached_tokens - u.cache_write_tokens,
-                "cache_creation_input_tokens": u.cache_write_tokens,
-                "cache_read_input_tokens": u.cached_tokens, "output_tokens": output_tokens}
+        return {
+            "input_tokens": u.input_tokens - u.cached_tokens - u.cache_write_tokens,
+            "cache_creation_input_tokens": u.cache_write_tokens,
+            "cache_read_input_tokens": u.cached_tokens,
+            "output_tokens": output_tokens,
+        }
 
     def _stop_reason(self, ctx: StreamContext) -> str:
         return "max_tokens" if ctx.finish == "length" else "end_turn"
 
     def preamble(self, ctx: StreamContext) -> list[bytes]:
-        message = {"id": ctx.response_id, "type": "message", "role": "assistant",
-                   "model": ctx.model, "content": [], "stop_reason": None,
-                   "stop_sequence": None, "usage": self.usage(ctx, 1)}
-        return [sse({"type": "message_start", "message": message}, "message_start"),
-                sse({"type": "content_block_start", "index": 0,
-                     "content_block": {"type": "text", "text": ""}}, "content_block_start"),
-                sse({"type": "ping"}, "ping")]
+        message: dict[str, Any] = {
+            "id": ctx.response_id,
+            "type": "message",
+            "role": "assistant",
+            "model": ctx.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": self.usage(ctx, 1),
+        }
+        return [
+            sse({"type": "message_start", "message": message}, "message_start"),
+            sse(
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+                "content_block_start",
+            ),
+            sse({"type": "ping"}, "ping"),
+        ]
 
     def token(self, ctx: StreamContext, index: int, text: str) -> bytes:
-        return sse({"type": "content_block_delta", "index": 0,
-                    "delta": {"type": "text_delta", "text": text}}, "content_block_delta")
+        return sse(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": text},
+            },
+            "content_block_delta",
+        )
 
     def finish(self, ctx: StreamContext) -> list[bytes]:
-        return [sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
-                sse({"type": "message_delta",
-                     "delta": {"stop_reason": self._stop_reason(ctx), "stop_sequence": None},
-                     "usage": {"output_tokens": ctx.usage.output_tokens}}, "message_delta")]
+        return [
+            sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": self._stop_reason(ctx), "stop_sequence": None},
+                    "usage": {"output_tokens": ctx.usage.output_tokens},
+                },
+                "message_delta",
+            ),
+        ]
 
     def end_marker(self, ctx: StreamContext) -> list[bytes]:
         return [sse({"type": "message_stop"}, "message_stop")]
@@ -238,15 +307,27 @@ class AnthropicWire(Wire):
         return {"type": "error", "error": {"type": kind, "message": message}}
 
     def complete(self, ctx: StreamContext, text: str) -> dict[str, Any]:
-        return {"id": ctx.response_id, "type": "message", "role": "assistant",
-                "model": ctx.model, "content": [{"type": "text", "text": text}],
-                "stop_reason": self._stop_reason(ctx), "stop_sequence": None,
-                "usage": self.usage(ctx, ctx.usage.output_tokens)}
+        return {
+            "id": ctx.response_id,
+            "type": "message",
+            "role": "assistant",
+            "model": ctx.model,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": self._stop_reason(ctx),
+            "stop_sequence": None,
+            "usage": self.usage(ctx, ctx.usage.output_tokens),
+        }
 
 
-_GEMINI_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-                  404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
-                  503: "UNAVAILABLE"}
+_GEMINI_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 class GeminiWire(Wire):
@@ -260,21 +341,28 @@ class GeminiWire(Wire):
     def usage(self, ctx: StreamContext, output_tokens: int) -> dict[str, Any]:
         """Gemini usageMetadata after ``output_tokens`` tokens."""
         u = ctx.usage
-        meta: dict[str, Any] = {"promptTokenCount": u.input_tokens,
-                                "candidatesTokenCount": output_tokens,
-                                "totalTokenCount": u.input_tokens + output_tokens}
+        meta: dict[str, Any] = {
+            "promptTokenCount": u.input_tokens,
+            "candidatesTokenCount": output_tokens,
+            "totalTokenCount": u.input_tokens + output_tokens,
+        }
         if u.cached_tokens:
             meta["cachedContentTokenCount"] = u.cached_tokens
         return meta
 
-    def _response(self, ctx: StreamContext, text: str, produced: int,
-                  finish: str | None) -> dict[str, Any]:
+    def _response(
+        self, ctx: StreamContext, text: str, produced: int, finish: str | None
+    ) -> dict[str, Any]:
         candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}}
         if finish:
             candidate["finishReason"] = finish
         candidate["index"] = 0
-        return {"candidates": [candidate], "usageMetadata": self.usage(ctx, produced),
-                "modelVersion": ctx.model, "responseId": ctx.response_id}
+        return {
+            "candidates": [candidate],
+            "usageMetadata": self.usage(ctx, produced),
+            "modelVersion": ctx.model,
+            "responseId": ctx.response_id,
+        }
 
     def _finish_reason(self, ctx: StreamContext) -> str:
         return "MAX_TOKENS" if ctx.finish == "length" else "STOP"
@@ -295,8 +383,13 @@ class GeminiWire(Wire):
         return sse(self.error_body(500, "An internal error has occurred."))
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
-        return {"error": {"code": status, "message": message,
-                          "status": _GEMINI_STATUS.get(status, "INTERNAL")}}
+        return {
+            "error": {
+                "code": status,
+                "message": message,
+                "status": _GEMINI_STATUS.get(status, "INTERNAL"),
+            }
+        }
 
     def complete(self, ctx: StreamContext, text: str) -> dict[str, Any]:
         return self._response(ctx, text, ctx.usage.output_tokens, self._finish_reason(ctx))

@@ -10,7 +10,7 @@ from aetherflow.plan.models import Plan, Step
 from aetherflow.providers.base import ChatMessage, ChatRequest
 
 __all__ = ["DEP_OUTPUT_LIMIT", "INPUT_FILE_LIMIT", "SYSTEM_PROMPT", "build_request",
-           "criterion_text"]
+           "check_input_files", "criterion_text"]
 
 SYSTEM_PROMPT = (
     "You are a senior software engineer. Answer with complete, working code. "
@@ -54,6 +54,16 @@ def _read_input(plan_dir: Path, name: str, step: Step) -> str:
     except OSError as exc:
         raise PlanError(str(plan_dir), f"step {step.id!r} context.input_files",
                         f"cannot read {name}: {exc.strerror or exc}") from None
+
+
+def check_input_files(plan: Plan, plan_dir: Path, source: str = "<plan>") -> None:
+    """Fail before anything runs if a step's ``context.input_files`` entry is unreadable."""
+    for i, step in enumerate(plan.steps):
+        for j, name in enumerate(step.context.input_files):
+            if not (plan_dir / name).is_file():
+                raise PlanError(source, f"$.steps[{i}].context.input_files[{j}]",
+                                f"step {step.id!r}: input file {name!r} not found "
+                                f"(paths are relative to the plan file)")
 
 
 def build_request(

@@ -17,6 +17,7 @@ from aetherflow.errors import ConfigError
 from aetherflow.execution.attempt import Pricer
 from aetherflow.execution.executor import ExecutionSettings, PlanExecutor
 from aetherflow.execution.observer import RunObserver
+from aetherflow.execution.prompt import check_input_files
 from aetherflow.execution.rundir import RunDirectory, default_run_dir
 from aetherflow.metrics.environment import capture_environment
 from aetherflow.metrics.records import RunConfig, RunRecord
@@ -134,6 +135,7 @@ async def run_plan_async(
     """Run the plan at ``plan_path``; return its final record and run directory."""
     options.check()
     plan = load_plan(plan_path)
+    check_input_files(plan, plan_path.resolve().parent, str(plan_path))
     pool = ProviderPool(plan, options, resolver)
     price = pricer or _default_pricer()
     run_dir = RunDirectory(options.output or default_run_dir(plan.task_id))

@@ -5,9 +5,11 @@ answers, reuses it for the whole run, and stops it on exit (also on Ctrl-C and o
 the process is in its own process group and is killed by an ``atexit`` hook as well).
 ``AETHERFLOW_LOCAL_URL`` points at an already running server instead.
 
-llama.cpp's server streams no ``usage``; tokens are measured with its ``/extras/tokenize``
-endpoint (provenance ``tokenizer``): the output text, and the prompt rendered with
-SmolLM2's ChatML chat template, which reproduces the server's own ``prompt_tokens``.
+llama.cpp's server streams no ``usage``; tokens are measured with the model's own tokenizer
+(provenance ``tokenizer``): loaded in-process (vocab only) for the embedded server, or the
+server's ``/extras/tokenize`` endpoint for an external one. Counted: the output text, and the
+prompt rendered with SmolLM2's ChatML chat template, which reproduces the server's own
+``prompt_tokens`` (tested against the server's non-streaming usage).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -79,7 +82,7 @@ class LocalServer:
         self.startup_timeout_s = startup_timeout_s
         self.port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.TemporaryFile()
+        self._log: Any = None
 
     @property
     def url(self) -> str:
@@ -106,6 +109,7 @@ class LocalServer:
         """Start the process and wait until ``/v1/models`` answers."""
         self.port = _free_port()
         cmd = self.command()
+        self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
@@ -115,10 +119,10 @@ class LocalServer:
         async with aiohttp.ClientSession() as session:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
-                    raise ProviderUnavailableError(
-                        f"local llama.cpp server exited with code {self.process.returncode}: "
-                        f"{self.log_tail()}"
-                    )
+                    message = (f"local llama.cpp server exited with code "
+                               f"{self.process.returncode}: {self.log_tail()}")
+                    self.stop()
+                    raise ProviderUnavailableError(message)
                 with contextlib.suppress(aiohttp.ClientError, OSError):
                     async with session.get(f"{self.url}/v1/models") as resp:
                         if resp.status == 200:
@@ -131,12 +135,16 @@ class LocalServer:
 
     def log_tail(self, n: int = 600) -> str:
         """The last ``n`` bytes the server printed (for error messages)."""
+        if self._log is None or self._log.closed:
+            return ""
         self._log.seek(0)
-        return self._log.read().decode("utf-8", "replace")[-n:].strip()
+        return str(self._log.read().decode("utf-8", "replace")[-n:].strip())
 
     def stop(self) -> None:
         """Terminate the server's process group (SIGTERM, then SIGKILL). Idempotent."""
         proc = self.process
+        if self._log is not None and proc is None:
+            self._log.close()
         if proc is None:
             return
         self.process = None
@@ -148,6 +156,8 @@ class LocalServer:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
         atexit.unregister(self.stop)
 
 
@@ -160,6 +170,7 @@ class LocalProvider(OpenAICompatibleProvider):
 
     def __init__(self, settings: ProviderSettings) -> None:
         self._server: LocalServer | None = None
+        self._tokenizer: Any = None
         external = settings.base_url or os.environ.get("AETHERFLOW_LOCAL_URL")
         self._external = external.rstrip("/").removesuffix("/v1") if external else None
         options = {"stream_usage": False, **settings.options}
@@ -193,7 +204,22 @@ class LocalProvider(OpenAICompatibleProvider):
             self._server.stop()
             self._server = None
 
+    def _vocab(self) -> Any:
+        """The model's tokenizer, loaded in-process (vocab only) for the embedded server."""
+        if self._server is None:
+            return None
+        if self._tokenizer is None:
+            from llama_cpp import Llama
+
+            self._tokenizer = Llama(model_path=str(self._server.model_path), vocab_only=True,
+                                    verbose=False)
+        return self._tokenizer
+
     async def _tokenize(self, text: str) -> int:
+        # In-process for the embedded model: a /extras/tokenize call would queue behind the
+        # server's generation lock and inflate the step times it is measuring.
+        if (vocab := self._vocab()) is not None:
+            return len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
         data = await self.session.post_json(f"{self.root_url}/extras/tokenize", {"input": text})
         return len(data["tokens"])
 
@@ -204,7 +230,7 @@ class LocalProvider(OpenAICompatibleProvider):
             n_out = await self._tokenize(output_text) if output_text else 0
         except (aiohttp.ClientError, OSError, KeyError, TimeoutError):
             return None
-        note = "llama.cpp /extras/tokenize"
+        note = "llama.cpp tokenizer" if self._server else "llama.cpp /extras/tokenize"
         return Usage(
             input=TokenCount(value=n_in, provenance="tokenizer", note=note + " on ChatML prompt"),
             output=TokenCount(value=n_out, provenance="tokenizer", note=note + " on output text"),

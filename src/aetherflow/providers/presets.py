@@ -14,7 +14,6 @@ from typing import Any
 
 from aetherflow.errors import ConfigError
 from aetherflow.metrics.records import Usage
-
 from aetherflow.metrics.timeline import RequestTimeline
 from aetherflow.providers.base import ChatRequest, ProviderSettings, StreamEvent
 from aetherflow.providers.openai_compat import OpenAICompatibleProvider

@@ -117,10 +117,14 @@ class HistoryStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        migrate(self._db)
+        try:
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            migrate(self._db)
+        except BaseException:
+            self._db.close()
+            raise
 
     # --- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
@@ -302,8 +306,7 @@ class HistoryStore:
         if not prefix:
             raise RunNotFoundError("an empty run id matches no run")
         rows: list[sqlite3.Row] = self._db.execute(
-            "SELECT run_id, record_json FROM runs WHERE substr(run_id, 1, length(?)) = ? "
-            "LIMIT 2",
+            "SELECT run_id, record_json FROM runs WHERE substr(run_id, 1, length(?)) = ? LIMIT 2",
             (prefix, prefix),
         ).fetchall()
         if not rows:

@@ -1,0 +1,213 @@
+"""``benchmark_data.json``: the versioned report model of one bench (the source of truth).
+
+Every Markdown, PNG, HTML and terminal view is rendered from a :class:`BenchmarkData`
+alone. It holds the bench's metadata, *every* run record (warm-up runs included and
+marked), and the aggregates computed from the measured (non-warm-up) runs. A figure that
+could not be measured is ``None`` with a ``note``; it is never 0.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aetherflow.metrics.records import Environment, RunRecord
+from aetherflow.metrics.stats import Distribution
+
+__all__ = [
+    "BENCH_SCHEMA_VERSION",
+    "Aggregates",
+    "BenchMeta",
+    "BenchRun",
+    "BenchmarkData",
+    "CacheSection",
+    "CostSummary",
+    "GlobalFigures",
+    "GroupStats",
+    "LatencyTable",
+    "PlanStructure",
+    "QualitySection",
+    "Thresholds",
+    "TokenTotal",
+]
+
+BENCH_SCHEMA_VERSION = "1"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Thresholds(_Model):
+    """The limits the analysis answers judge against (stored so a re-render judges alike)."""
+
+    ttft_p50_ms: float = 2000.0
+    ttft_p95_ms: float = 5000.0
+    tpot_p50_ms: float = 100.0
+    step_success_rate: float = 1.0
+    cost_per_successful_plan_usd: float = 0.50
+    failed_attempt_cost_share: float = 0.20
+    parallel_efficiency: float = 0.80
+    queue_share_of_ttr: float = 0.10
+    attempts_per_step: float = 1.2
+    length_stop_share: float = 0.20
+
+
+class BenchMeta(_Model):
+    """What was benchmarked, how, and where."""
+
+    plan: str
+    task_id: str
+    label: str | None = None
+    repeats: int
+    warmup: int
+    overlay: dict[str, str] = Field(default_factory=dict)
+    provider: str
+    model: str | None = None
+    emulated: bool = False
+    bench_id: int | None = None
+    server_mode: str = ""
+    started_at: str
+    finished_at: str | None = None
+    environment: Environment | None = None
+
+
+class BenchRun(_Model):
+    """One run of the bench: its index, whether it was a warm-up, and its full record."""
+
+    index: int
+    warmup: bool = False
+    run_dir: str | None = None
+    history_id: int | None = None
+    record: RunRecord
+
+
+class TokenTotal(_Model):
+    """A token total over attempts, with the provenances it came from."""
+
+    total: int | None = None
+    measured: int = 0
+    missing: int = 0
+    provenance: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+
+class CostSummary(_Model):
+    """Cost figures in USD; None with a note when some attempt was not priced."""
+
+    total_usd: float | None = None
+    per_successful_plan_usd: float | None = None
+    failed_attempts_usd: float | None = None
+    price_sources: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+
+class GlobalFigures(_Model):
+    """Headline numbers over the measured runs; failed plans stay in every total."""
+
+    runs: int
+    plans_succeeded: int
+    plan_success_rate: float | None
+    steps: int
+    steps_succeeded: int
+    steps_failed: int
+    steps_skipped: int
+    step_success_rate: float | None
+    attempts: int
+    attempts_failed: int
+    attempts_per_step: float | None
+    length_stops: int
+    makespan_ms: Distribution
+    cost: CostSummary
+    tokens_input: TokenTotal
+    tokens_output: TokenTotal
+
+
+class LatencyTable(_Model):
+    """TTFT, TTR, TPOT, queue latency and network overhead distributions of one population."""
+
+    population: str
+    ttft_ms: Distribution
+    ttr_ms: Distribution
+    tpot_ms: Distribution
+    queue_latency_ms: Distribution
+    network_overhead_ms: Distribution
+
+
+class GroupStats(_Model):
+    """Figures of one group of steps/attempts (a provider, a task type or a step id)."""
+
+    key: str
+    steps: int
+    steps_succeeded: int
+    success_rate: float | None
+    attempts: int
+    attempts_failed: int
+    step_time_ms: Distribution
+    latency: LatencyTable
+    tokens_output: TokenTotal
+    cost_usd: float | None
+    cost_note: str | None = None
+
+
+class PlanStructure(_Model):
+    """Schedule figures over runs: makespan, critical path, parallel efficiency."""
+
+    makespan_ms: Distribution
+    critical_path_ms: Distribution
+    parallel_efficiency: Distribution
+    critical_path: list[str] = Field(default_factory=list)
+
+
+class CacheSection(_Model):
+    """Provider prompt-cache figures, or n/a with the reason taken from the data."""
+
+    status: Literal["measured", "n/a"]
+    reason: str | None = None
+    cache_read_tokens: int | None = None
+    input_tokens: int | None = None
+    token_hit_rate: float | None = None
+    request_hit_rate: float | None = None
+    cache_setting: str | None = None
+
+
+class QualitySection(_Model):
+    """Validation outcome counts, or n/a with the reason when nothing was checked."""
+
+    status: Literal["measured", "n/a"]
+    reason: str | None = None
+    passed: int = 0
+    failed: int = 0
+    unchecked: int = 0
+    error: int = 0
+    pass_rate: float | None = None
+
+
+class Aggregates(_Model):
+    """Everything computed from the measured runs' records."""
+
+    global_figures: GlobalFigures
+    latency_all: LatencyTable
+    latency_successful: LatencyTable
+    per_provider: list[GroupStats]
+    per_task_type: list[GroupStats]
+    per_step: list[GroupStats]
+    plan_structure: PlanStructure
+    cache: CacheSection
+    quality: QualitySection
+
+
+class BenchmarkData(_Model):
+    """``benchmark_data.json``."""
+
+    schema_version: str = BENCH_SCHEMA_VERSION
+    kind: Literal["bench"] = "bench"
+    meta: BenchMeta
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    runs: list[BenchRun]
+    aggregates: Aggregates
+
+    def measured_runs(self) -> list[RunRecord]:
+        """The records that count in statistics (warm-ups excluded)."""
+        return [r.record for r in self.runs if not r.warmup]

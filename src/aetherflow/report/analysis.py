@@ -1,0 +1,130 @@
+"""The analysis questions, answered from the data by explicit rules and thresholds.
+
+Each answer is a short verdict plus the figures it rests on. The thresholds live in the
+report model (:class:`~aetherflow.bench.model.Thresholds`) so a re-render judges alike;
+docs/benchmarks.md lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aetherflow.bench.model import BenchmarkData, GroupStats
+from aetherflow.report.format import fmt_num, fmt_pct, fmt_usd
+
+__all__ = ["Answer", "analyse"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One analysis question and its answer."""
+
+    question: str
+    answer: str
+
+
+def _succeeded(data: BenchmarkData) -> Answer:
+    g = data.aggregates.global_figures
+    q = "Did it succeed?"
+    if g.runs == 0:
+        return Answer(q, "n/a (no measured run)")
+    failed = sorted({s.step_id for r in data.measured_runs() for s in r.steps
+                     if s.status != "succeeded"})
+    verdict = "yes" if g.plans_succeeded == g.runs else "no"
+    text = (f"{verdict}: {g.plans_succeeded} of {g.runs} plan runs succeeded; "
+            f"{g.steps_succeeded} of {g.steps} steps succeeded "
+            f"(step success rate {fmt_pct(g.step_success_rate)}, failed plans counted)")
+    if failed:
+        text += f"; steps that failed or were skipped at least once: {', '.join(failed)}"
+    return Answer(q, text)
+
+
+def _performance(data: BenchmarkData) -> Answer:
+    t, lat = data.thresholds, data.aggregates.latency_all
+    q = (f"Is performance acceptable? (thresholds: TTFT p50 <= {t.ttft_p50_ms:g} ms, "
+         f"TTFT p95 <= {t.ttft_p95_ms:g} ms, TPOT p50 <= {t.tpot_p50_ms:g} ms/token)")
+    checks = [("TTFT p50", lat.ttft_ms.p50, t.ttft_p50_ms, "ms"),
+              ("TTFT p95", lat.ttft_ms.p95, t.ttft_p95_ms, "ms"),
+              ("TPOT p50", lat.tpot_ms.p50, t.tpot_p50_ms, "ms/token")]
+    measured = [(n, v, lim, u) for n, v, lim, u in checks if v is not None]
+    if not measured:
+        return Answer(q, "n/a (no latency measured)")
+    over = [f"{n} {fmt_num(v)} {u} > {lim:g}" for n, v, lim, u in measured if v > lim]
+    seen = "; ".join(f"{n} {fmt_num(v)} {u}" for n, v, _, u in measured)
+    if over:
+        return Answer(q, f"no: {'; '.join(over)} (all attempts)")
+    return Answer(q, f"yes: {seen} (all attempts)")
+
+
+def _cost(data: BenchmarkData) -> Answer:
+    t, c = data.thresholds, data.aggregates.global_figures.cost
+    q = (f"Is cost reasonable? (thresholds: <= {fmt_usd(t.cost_per_successful_plan_usd)} per "
+         f"successful plan; failed attempts <= {fmt_pct(t.failed_attempt_cost_share)} of cost)")
+    if c.total_usd is None:
+        return Answer(q, f"n/a ({c.note})")
+    src = ", ".join(c.price_sources) or "no price source"
+    if c.total_usd == 0:
+        return Answer(q, f"yes: total {fmt_usd(0.0)} (price source: {src})")
+    if c.per_successful_plan_usd is None:
+        return Answer(q, f"no: {fmt_usd(c.total_usd)} spent and no plan succeeded")
+    share = (c.failed_attempts_usd or 0.0) / c.total_usd
+    ok = (c.per_successful_plan_usd <= t.cost_per_successful_plan_usd
+          and share <= t.failed_attempt_cost_share)
+    return Answer(q, f"{'yes' if ok else 'no'}: {fmt_usd(c.per_successful_plan_usd)} per "
+                     f"successful plan, failed attempts {fmt_pct(share)} of "
+                     f"{fmt_usd(c.total_usd)} (price source: {src})")
+
+
+def _providers(data: BenchmarkData) -> Answer:
+    q = "What differs between providers?"
+    groups = data.aggregates.per_provider
+    if len(groups) < 2:
+        return Answer(q, "one provider: no comparison")
+
+    def line(g: GroupStats) -> str:
+        return (f"{g.key}: TTFT p50 {fmt_num(g.latency.ttft_ms.p50)} ms, TTR p50 "
+                f"{fmt_num(g.latency.ttr_ms.p50)} ms, success {fmt_pct(g.success_rate)}, "
+                f"cost {fmt_usd(g.cost_usd)}")
+
+    ranked = sorted(groups, key=lambda g: (g.latency.ttft_ms.p50 is None,
+                                           g.latency.ttft_ms.p50 or 0.0))
+    return Answer(q, "; ".join(line(g) for g in ranked) + " (ordered by TTFT p50; use "
+                     "`aetherflow compare` for differences with confidence intervals)")
+
+
+def _improvements(data: BenchmarkData) -> list[str]:
+    t, a = data.thresholds, data.aggregates
+    g, ps, lat = a.global_figures, a.plan_structure, a.latency_all
+    tips: list[str] = []
+    eff = ps.parallel_efficiency.p50
+    if eff is not None and eff < t.parallel_efficiency:
+        tips.append(f"parallel efficiency p50 {eff:.2f} < {t.parallel_efficiency:g}: the "
+                    "schedule is far from the critical path; raise concurrency or split long "
+                    "steps")
+    q50, r50 = lat.queue_latency_ms.p50, lat.ttr_ms.p50
+    if q50 is not None and r50 and q50 / r50 > t.queue_share_of_ttr:
+        tips.append(f"queue latency p50 {fmt_num(q50)} ms is {fmt_pct(q50 / r50)} of TTR p50: "
+                    "steps wait for a concurrency slot; raise concurrency (if the provider "
+                    "keeps up)")
+    if g.step_success_rate is not None and g.step_success_rate < t.step_success_rate:
+        tips.append(f"step success rate {fmt_pct(g.step_success_rate)}: fix or reroute the "
+                    "failing steps (see the per-step table)")
+    if g.attempts_per_step is not None and g.attempts_per_step > t.attempts_per_step:
+        tips.append(f"{g.attempts_per_step:.2f} attempts per step: retries cost time and "
+                    "money; check provider errors or add a fallback provider")
+    if g.attempts and g.length_stops / g.attempts > t.length_stop_share:
+        tips.append(f"{g.length_stops} of {g.attempts} attempts stopped at max_tokens: "
+                    "outputs are truncated; raise max_tokens")
+    if a.quality.status == "n/a":
+        tips.append(f"quality is not measured ({a.quality.reason}); success means the "
+                    "request completed, not that the code is right")
+    return tips or ["no rule triggered: nothing obvious to improve from these figures"]
+
+
+def analyse(data: BenchmarkData) -> list[Answer]:
+    """Every analysis question with its data-derived answer."""
+    tips = _improvements(data)
+    return [
+        _succeeded(data), _performance(data), _cost(data), _providers(data),
+        Answer("What to improve?", "; ".join(tips)),
+    ]
