@@ -12,7 +12,9 @@ from aetherflow.providers.local import LocalServer
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own data directory; no test sees the user's keys or config."""
     monkeypatch.setenv("AETHERFLOW_HOME", str(tmp_path_factory.mktemp("home")))
     for var in ("DEEPSEEK_API_KEY", "MISTRAL_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY",

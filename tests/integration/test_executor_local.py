@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ async def test_concurrency_one_serialises_and_measures_queue(
     rec = await _run(tmp_path, local_server, [_step("a"), _step("b"), _step("c")], concurrency=1)
     spans = sorted((a.timeline_ms["dispatched"], a.timeline_ms["closed"], a.timing.queue_latency_ms)
                    for s in rec.steps for a in s.attempts)
-    for (_, closed, _), (dispatched, _, _) in zip(spans, spans[1:], strict=False):
+    for (_, closed, _), (dispatched, _, _) in itertools.pairwise(spans):
         assert dispatched >= closed  # type: ignore[operator]
     queue = sorted(q for *_, q in spans)  # type: ignore[type-var]
     assert queue[-1] > 50  # the last one waited for two others to stream
@@ -83,7 +84,8 @@ async def test_concurrency_three_overlaps(tmp_path: Path, local_server: LocalSer
     assert all(a.timeline_ms["dispatched"] < first_close for a in attempts)  # type: ignore[operator]
 
 
-async def test_failed_dependency_skips_dependents(tmp_path: Path, local_server: LocalServer) -> None:
+async def test_failed_dependency_skips_dependents(
+        tmp_path: Path, local_server: LocalServer) -> None:
     register_provider("broken", OpenAICompatibleProvider)
     steps = [_step("bad", context={"provider": "broken"}), _step("child", ["bad"]),
              _step("grandchild", ["child"]), _step("ok")]

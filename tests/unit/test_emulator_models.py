@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from pathlib import Path
@@ -144,17 +145,19 @@ def test_timing_follows_the_formula_without_jitter() -> None:
 
 @pytest.mark.parametrize("distribution", ["uniform", "normal"])
 def test_jitter_is_seeded_and_never_negative(distribution: str) -> None:
-    cfg = LatencyModelConfig(
-        ttft_base_ms=1,
-        ttft_jitter_ms=5,
-        decode_ms_per_output_token=1,
-        decode_jitter_ms=3,
-        jitter_distribution=distribution,
-    )  # type: ignore[arg-type]
+    cfg = LatencyModelConfig.model_validate(
+        {
+            "ttft_base_ms": 1,
+            "ttft_jitter_ms": 5,
+            "decode_ms_per_output_token": 1,
+            "decode_jitter_ms": 3,
+            "jitter_distribution": distribution,
+        }
+    )
     a = plan_timing(cfg, CacheModel(), random.Random(1), 5, 0, 50)
     b = plan_timing(cfg, CacheModel(), random.Random(1), 5, 0, 50)
     assert a == b and a.ttft_s >= 0
-    assert all(y >= x for x, y in zip(a.token_offsets_s, a.token_offsets_s[1:], strict=False))
+    assert all(y >= x for x, y in itertools.pairwise(a.token_offsets_s))
     if distribution == "uniform":
         assert a.ttft_s <= 0.006
 

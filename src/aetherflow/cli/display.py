@@ -107,7 +107,8 @@ def summary_table(run: RunRecord) -> Table:
     providers = sorted({s.provider for s in run.steps if s.provider})
     table = Table(title=f"{run.task_id}: {run.status} ({', '.join(providers) or '-'})")
     for col in ("step", "status", "try", "TTFT", "TTR", "TPOT", "out", "in", "time"):
-        table.add_column(col, no_wrap=True, justify="left" if col in ("step", "status") else "right")
+        left = col in ("step", "status")
+        table.add_column(col, no_wrap=True, justify="left" if left else "right")
     provenances: set[str] = set()
     for s in run.steps:
         last = s.attempts[-1] if s.attempts else None

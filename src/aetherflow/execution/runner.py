@@ -134,8 +134,9 @@ async def run_plan_async(
 ) -> tuple[RunRecord, Path]:
     """Run the plan at ``plan_path``; return its final record and run directory."""
     options.check()
+    plan_dir = plan_path.resolve().parent  # noqa: ASYNC240 - once, before any I/O starts
     plan = load_plan(plan_path)
-    check_input_files(plan, plan_path.resolve().parent, str(plan_path))
+    check_input_files(plan, plan_dir, str(plan_path))
     pool = ProviderPool(plan, options, resolver)
     price = pricer or _default_pricer()
     run_dir = RunDirectory(options.output or default_run_dir(plan.task_id))
@@ -159,7 +160,7 @@ async def run_plan_async(
         executor = PlanExecutor(
             plan, providers=pool.for_step, pricer=price,
             settings=options.execution_settings(), run_dir=run_dir, record=record,
-            plan_dir=plan_path.resolve().parent, observer=observer,
+            plan_dir=plan_dir, observer=observer,
         )
         return await executor.run(), run_dir.path
     finally:

@@ -53,7 +53,7 @@ def extract_code_blocks(text: str) -> list[CodeBlock]:
     for m in _FENCE.finditer(text):
         lang, name = _name_from_info(m.group(2).strip())
         code = m.group(3)
-        first, _, rest = code.partition("\n")
+        first = code.partition("\n")[0]
         if name is None and (hit := _NAME_COMMENT.match(first)):
             name = hit.group(1)
         blocks.append(CodeBlock(language=lang, filename=name, code=code))

@@ -14,6 +14,7 @@ or could not be observed). Definitions (docs/metrics.md carries the same text):
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 
@@ -103,7 +104,7 @@ class RequestTimeline:
     def itl_ms(self) -> list[float]:
         """Gaps between consecutive content chunks (the inter-token latency distribution)."""
         t = self.chunk_times
-        return [(b - a) / 1e6 for a, b in zip(t, t[1:], strict=False)]
+        return [(b - a) / 1e6 for a, b in itertools.pairwise(t)]
 
     def offsets_ms(self, origin: int) -> dict[str, float | None]:
         """Every stamp as milliseconds after ``origin`` (e.g. the run start), for reports."""

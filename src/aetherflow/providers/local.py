@@ -109,8 +109,8 @@ class LocalServer:
         """Start the process and wait until ``/v1/models`` answers."""
         self.port = _free_port()
         cmd = self.command()
-        self._log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
             cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
