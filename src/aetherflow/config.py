@@ -31,13 +31,16 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from aetherflow.errors import ConfigError, MissingKeyError, UnknownProviderError
 from aetherflow.providers.base import ProviderSettings, provider_names
 from aetherflow.providers.presets import PROVIDER_SPECS
+
+if TYPE_CHECKING:
+    from aetherflow.providers.pricing import PriceOverrides
 
 __all__ = [
     "CONFIG_FILENAME",
@@ -109,6 +112,15 @@ class LoadedConfig(BaseModel):
         if not path.is_absolute() and self.path is not None:
             path = self.path.parent / path
         return path
+
+    def load_price_overrides(self) -> PriceOverrides | None:
+        """The validated price override table named by ``price_overrides`` (None if unset)."""
+        path = self.price_overrides_path()
+        if path is None:
+            return None
+        from aetherflow.providers.pricing import load_price_overrides
+
+        return load_price_overrides(path)
 
 
 class ProviderStatus(BaseModel):

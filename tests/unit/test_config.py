@@ -134,7 +134,12 @@ def test_config_errors_carry_the_toml_path(tmp_path: Path, text: str, where: str
 
 def test_price_overrides_path_is_relative_to_config(tmp_path: Path) -> None:
     cfg = _write(tmp_path / "aetherflow.toml", 'price_overrides = "prices.toml"\n')
-    assert load_config(cfg).price_overrides_path() == tmp_path / "prices.toml"
+    loaded = load_config(cfg)
+    assert loaded.price_overrides_path() == tmp_path / "prices.toml"
+    _write(tmp_path / "prices.toml", '[groq."m"]\ninput = 1\noutput = 2\n')
+    overrides = loaded.load_price_overrides()
+    assert overrides is not None and overrides.lookup("groq", "m") is not None
+    assert load_config(_write(tmp_path / "empty.toml", "")).load_price_overrides() is None
 
 
 def test_provider_status(monkeypatch: pytest.MonkeyPatch) -> None:

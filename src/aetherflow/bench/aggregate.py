@@ -198,14 +198,18 @@ def _cache(attempts: Sequence[AttemptRecord], setting: str | None) -> CacheSecti
 
 
 def _quality(steps: Sequence[StepRecord]) -> QualitySection:
-    results = Counter(v.status for s in steps for v in s.validation)
-    checked = results["passed"] + results["failed"] + results["error"]
-    counts = {k: results[k] for k in ("passed", "failed", "unchecked", "error")}
-    if not sum(counts.values()):
-        return QualitySection(status="n/a", reason="no validation criteria in the plan", **counts)
-    if not checked:
-        return QualitySection(status="n/a", reason=QUALITY_UNCHECKED_REASON, **counts)
-    return QualitySection(status="measured", pass_rate=results["passed"] / checked, **counts)
+    n = Counter(v.status for s in steps for v in s.validation)
+    checked = n["passed"] + n["failed"] + n["error"]
+    reason: str | None = None
+    if not sum(n.values()):
+        reason = "no validation criteria in the plan"
+    elif not checked:
+        reason = QUALITY_UNCHECKED_REASON
+    return QualitySection(
+        status="n/a" if reason else "measured", reason=reason, passed=n["passed"],
+        failed=n["failed"], unchecked=n["unchecked"], error=n["error"],
+        pass_rate=n["passed"] / checked if checked else None,
+    )
 
 
 def compute_aggregates(runs: Sequence[RunRecord], cache_setting: str | None = None) -> Aggregates:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from aetherflow.bench.aggregate import compute_aggregates
-from aetherflow.bench.model import BenchMeta, BenchmarkData, BenchRun, Thresholds
+from aetherflow.bench.model import BenchmarkData, BenchMeta, BenchRun, Thresholds
 from aetherflow.bench.overlay import apply_overlay
 from aetherflow.errors import ConfigError
 from aetherflow.execution.attempt import Pricer

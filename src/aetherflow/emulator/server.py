@@ -324,9 +324,7 @@ class EmulatorServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._requested_port)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self._port = sockets[0].getsockname()[1] if sockets else self._requested_port
+        self._port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         """Stop serving and release the port."""

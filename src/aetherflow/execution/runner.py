@@ -78,11 +78,14 @@ def _default_resolver(config_path: Path | None) -> SettingsResolver:
     return resolve
 
 
-def _default_pricer() -> Pricer:
+def _default_pricer(config_path: Path | None) -> Pricer:
+    from aetherflow.config import load_config
     from aetherflow.providers.pricing import price_attempt
 
+    overrides = load_config(config_path).load_price_overrides()
+
     def price(provider: str, model: str, usage: Any) -> Any:
-        return price_attempt(provider, model, usage)
+        return price_attempt(provider, model, usage, overrides=overrides)
 
     return price
 
@@ -138,7 +141,7 @@ async def run_plan_async(
     plan = load_plan(plan_path)
     check_input_files(plan, plan_dir, str(plan_path))
     pool = ProviderPool(plan, options, resolver)
-    price = pricer or _default_pricer()
+    price = pricer or _default_pricer(options.config_path)
     run_dir = RunDirectory(options.output or default_run_dir(plan.task_id))
     if run_dir.run_json.exists():
         raise ConfigError(f"{run_dir.path} already holds a run; choose another --output")

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aetherflow.errors import ConfigError, ProviderStreamError
+from aetherflow.errors import ConfigError
 from aetherflow.metrics.records import Usage
 from aetherflow.metrics.timeline import RequestTimeline
-from aetherflow.providers.base import (
-    ChatRequest,
-    ErrorEvent,
-    Finish,
-    ProviderSettings,
-    StreamEvent,
-    TextDelta,
-    UsageReport,
-)
+from aetherflow.providers.base import ChatRequest, ProviderSettings, StreamEvent
 from aetherflow.providers.usage import normalise_openai_usage
+from aetherflow.providers.wire import OpenAIChunkParser, run_parser
 from aetherflow.transport.http import TimedSession
 from aetherflow.transport.sse import iter_sse
 
@@ -73,51 +65,23 @@ class OpenAICompatibleProvider:
         body.update(request.extra)
         return body
 
+    def parser(self) -> OpenAIChunkParser:
+        """A fresh parser for one response stream (shared by every OpenAI-wire provider)."""
+        return OpenAIChunkParser(self.name, normalise_openai_usage)
+
+    def endpoint(self, request: ChatRequest) -> str:
+        """The URL ``request`` is posted to."""
+        return f"{self.base_url}/chat/completions"
+
     async def stream(
         self, request: ChatRequest, timeline: RequestTimeline
     ) -> AsyncIterator[StreamEvent]:
-        """Yield text deltas, the usage chunk and the finish marker."""
-        url = f"{self.base_url}/chat/completions"
+        """Yield text deltas, then one usage report (if any) and the finish marker."""
         async with self.session.stream_post(
-            url, self.payload(request), self._headers(), timeline
+            self.endpoint(request), self.payload(request), self._headers(), timeline
         ) as resp:
-            finish: str | None = None
-            done = False
-            text_seen: list[str] = []
-            async for ev in iter_sse(resp):
-                if ev.data.strip() == "[DONE]":
-                    done = True
-                    break
-                try:
-                    chunk = json.loads(ev.data)
-                except json.JSONDecodeError:
-                    raise ProviderStreamError(
-                        f"malformed SSE data from {self.name}: {ev.data[:120]!r}",
-                        kind="malformed", partial_text="".join(text_seen),
-                    ) from None
-                if not isinstance(chunk, dict):
-                    continue
-                if "error" in chunk:
-                    err = chunk["error"]
-                    msg = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-                    yield ErrorEvent(kind="stream_error", message=str(msg))
-                    return
-                for choice in chunk.get("choices") or []:
-                    delta = choice.get("delta") or {}
-                    content = delta.get("content")
-                    if content:
-                        text_seen.append(content)
-                        yield TextDelta(content)
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
-                if chunk.get("usage"):
-                    yield UsageReport(normalise_openai_usage(chunk["usage"]))
-            if not done:
-                raise ProviderStreamError(
-                    f"stream from {self.name} ended before its [DONE] marker",
-                    kind="truncated", partial_text="".join(text_seen),
-                )
-            yield Finish(finish)
+            async for out in run_parser(self.parser(), iter_sse(resp)):
+                yield out
 
     async def count_tokens(self, request: ChatRequest, output_text: str) -> Usage | None:
         """A generic OpenAI-compatible server has no standard tokenize endpoint."""

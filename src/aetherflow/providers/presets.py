@@ -17,8 +17,7 @@ from aetherflow.metrics.records import Usage
 from aetherflow.metrics.timeline import RequestTimeline
 from aetherflow.providers.base import ChatRequest, ProviderSettings, StreamEvent
 from aetherflow.providers.openai_compat import OpenAICompatibleProvider
-from aetherflow.providers.usage import normalise_openai_usage
-from aetherflow.providers.wire import OpenAIChunkParser, StreamParser, run_parser
+from aetherflow.providers.wire import StreamParser, run_parser
 from aetherflow.transport.http import TimedSession
 from aetherflow.transport.sse import iter_sse
 
@@ -110,24 +109,6 @@ class OpenAIStyleProvider(OpenAICompatibleProvider):
         spec_name = self.preset or settings.name
         filled = with_spec_defaults(replace(settings, name=spec_name))
         super().__init__(replace(filled, name=settings.name))
-
-    def parser(self) -> OpenAIChunkParser:
-        """A fresh parser for one response stream."""
-        return OpenAIChunkParser(self.name, normalise_openai_usage)
-
-    def endpoint(self, request: ChatRequest) -> str:
-        """The URL ``request`` is posted to."""
-        return f"{self.base_url}/chat/completions"
-
-    async def stream(
-        self, request: ChatRequest, timeline: RequestTimeline
-    ) -> AsyncIterator[StreamEvent]:
-        """Yield text deltas, then one usage report and the finish marker."""
-        async with self.session.stream_post(
-            self.endpoint(request), self.payload(request), self._headers(), timeline
-        ) as resp:
-            async for out in run_parser(self.parser(), iter_sse(resp)):
-                yield out
 
 
 class OpenAIProvider(OpenAIStyleProvider):

@@ -13,12 +13,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from aetherflow.bench.model import BenchmarkData  # noqa: E402
-from aetherflow.report.series import (  # noqa: E402
+from aetherflow.bench.model import BenchmarkData
+from aetherflow.report.series import (
     gantt_bars,
     latency_samples,
     representative_run,

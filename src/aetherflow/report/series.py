@@ -75,7 +75,7 @@ def step_totals(data: BenchmarkData) -> list[StepTotals]:
     per: dict[str, tuple[list[float], list[float], list[float], bool]] = {}
     for run in data.measured_runs():
         for s in run.steps:
-            ins, outs, costs, unpriced = per.setdefault(s.step_id, ([], [], [], False))
+            ins, outs, costs, _ = per.setdefault(s.step_id, ([], [], [], False))
             ins.extend(float(a.usage.input.value) for a in s.attempts
                        if a.usage.input.value is not None)
             outs.extend(float(a.usage.output.value) for a in s.attempts

@@ -1,0 +1,165 @@
+"""``aetherflow bench PLAN``: repeat a plan, then write the report files.
+
+``bench`` is a command group whose default command is ``run``: ``aetherflow bench PLAN``
+is ``aetherflow bench run PLAN`` (a first argument that is not a subcommand name is taken
+as the plan), so focused benchmarks can live beside it as ``bench parallel PLAN`` and
+``bench speculative PLAN`` without a separate top-level name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
+
+from aetherflow.bench import BenchSpec, BenchmarkData, parse_overlay, run_bench_async
+from aetherflow.bench.focused import run_focused
+from aetherflow.execution.rundir import default_run_dir
+from aetherflow.execution.runner import RunOptions
+from aetherflow.metrics.records import RunRecord, StepRecord
+from aetherflow.plan.loader import load_plan
+from aetherflow.plan.models import Plan
+from aetherflow.report import render_terminal, write_bench_reports
+
+__all__ = ["BenchProgress", "DefaultRunGroup", "bench_app", "register"]
+
+
+class DefaultRunGroup(TyperGroup):
+    """A group that runs ``run`` when the first argument is not a subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Prepend ``run`` unless the first argument names a subcommand or asks for help."""
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+bench_app = typer.Typer(cls=DefaultRunGroup, no_args_is_help=True,
+                        help="Benchmark a plan: `bench PLAN` (= `bench run PLAN`), or a "
+                             "focused benchmark (`bench parallel`, `bench speculative`).")
+
+
+class BenchProgress:
+    """Rich progress bars over repeats and over the steps of the current repeat."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+        self._repeats = self.progress.add_task("repeats", total=None)
+        self._steps = self.progress.add_task("steps", total=None)
+
+    def __enter__(self) -> BenchProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def on_repeat_start(self, index: int, total: int, warmup: bool) -> None:
+        """Show which repeat is running."""
+        kind = "warm-up" if warmup else "measured"
+        self.progress.update(self._repeats, total=total, completed=index - 1,
+                             description=f"repeat {index}/{total} ({kind})")
+
+    def on_run_start(self, plan: Plan, run: RunRecord) -> None:
+        """Reset the step bar."""
+        self.progress.reset(self._steps, total=len(plan.steps), description="steps")
+
+    def on_step_start(self, step_id: str, attempt: int, provider: str) -> None:
+        """Name the running step."""
+        self.progress.update(self._steps, description=f"steps ({step_id} #{attempt})")
+
+    def on_token(self, step_id: str, text: str) -> None:
+        """Ignore tokens (the bar tracks steps)."""
+
+    def on_step_end(self, record: StepRecord) -> None:
+        """Advance the step bar."""
+        self.progress.advance(self._steps)
+
+    def on_run_end(self, run: RunRecord) -> None:
+        """Advance the repeat bar."""
+        self.progress.advance(self._repeats)
+
+
+def _spec(plan: Path, repeat: int, warmup: int, provider: str, model: str | None,
+          sets: list[str], label: str | None, output: Path | None,
+          config: Path | None) -> BenchSpec:
+    overlay = parse_overlay(sets)
+    out = output or default_run_dir(load_plan(plan).task_id, root=Path("bench_results"))
+    options = RunOptions(provider=provider, model=model, config_path=config)
+    return BenchSpec(plan=plan, output=out, repeats=repeat, warmup=warmup, options=options,
+                     overlay=overlay, label=label)
+
+
+def execute(spec: BenchSpec, quiet: bool, console: Console) -> BenchmarkData:
+    """Run the bench with (or without) progress bars, then write every report file."""
+    if quiet:
+        data = asyncio.run(run_bench_async(spec))
+    else:
+        with BenchProgress(console) as progress:
+            data = asyncio.run(run_bench_async(spec, observer=progress))
+    write_bench_reports(data, spec.output)
+    return data
+
+
+_SET_HELP = ("Overlay KEY=VALUE (repeatable): concurrency, provider, model, max_tokens, "
+             "temperature, base_url, max_attempts, step_timeout_s, speculative=on|off, "
+             "cache=on|off.")
+
+
+@bench_app.command("run")
+def bench_run(
+    plan: Path = typer.Argument(..., help="Plan file (JSON)."),
+    repeat: int = typer.Option(3, "--repeat", "-n", help="Measured runs."),
+    warmup: int = typer.Option(0, "--warmup", help="Warm-up runs (kept, not in statistics)."),
+    provider: str = typer.Option("local", "--provider", "-p"),
+    model: str | None = typer.Option(None, "--model", "-m"),
+    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),  # noqa: B008
+    label: str | None = typer.Option(None, "--label", help="Label stored with every run."),
+    output: Path | None = typer.Option(None, "--output", "-o",
+                                       help="Bench directory (default bench_results/...)."),
+    config: Path | None = typer.Option(None, "--config", help="aetherflow.toml to use."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or tables."),
+) -> None:
+    """Run PLAN N times and write benchmark_data.json and the reports (md, png, html)."""
+    console = Console(stderr=True)
+    spec = _spec(plan, repeat, warmup, provider, model, sets, label, output, config)
+    data = execute(spec, quiet, console)
+    if not quiet:
+        console.print(render_terminal(data))
+    console.print(f"bench directory: {spec.output}  (benchmark_data.json, benchmark_report.md, "
+                  "benchmark_report.html, *.png, runs/)")
+
+
+def _focused(kind: str) -> Any:
+    def command(
+        plan: Path = typer.Argument(..., help="Plan file (JSON)."),
+        repeat: int = typer.Option(3, "--repeat", "-n", help="Measured runs per variant."),
+        sets: list[str] = typer.Option([], "--set", help=_SET_HELP),  # noqa: B008
+        output: Path | None = typer.Option(None, "--output", "-o"),
+        quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ) -> None:
+        console = Console(stderr=True)
+        out = output or default_run_dir(f"{kind}-{load_plan(plan).task_id}",
+                                         root=Path("bench_results"))
+        report = run_focused(kind, plan, out, repeat, parse_overlay(sets),
+                             lambda spec: execute(spec, quiet, console))
+        console.print(f"{kind} benchmark: {report}")
+
+    command.__doc__ = f"Focused benchmark: {kind} (two variants of PLAN, compared with CIs)."
+    return command
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``bench`` group (``bench PLAN``, ``bench parallel``, ``bench speculative``)."""
+    registered = {c.name for c in bench_app.registered_commands}
+    for kind in ("parallel", "speculative"):
+        if kind not in registered:
+            bench_app.command(kind)(_focused(kind))
+    app.add_typer(bench_app, name="bench")

@@ -1,0 +1,47 @@
+"""Rich terminal view of a :class:`BenchmarkData`: global figures, latency, analysis."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from aetherflow.bench.model import BenchmarkData, LatencyTable
+from aetherflow.report.analysis import analyse
+from aetherflow.report.format import DIST_COLUMNS, dist_cells, fmt_pct, fmt_tokens, fmt_usd, na
+
+__all__ = ["render_terminal"]
+
+
+def _latency(table: LatencyTable) -> Table:
+    out = Table(title=f"Latency ({table.population})")
+    out.add_column("metric")
+    for col in DIST_COLUMNS:
+        out.add_column(col, justify="right")
+    for name, d in (("TTFT ms", table.ttft_ms), ("TTR ms", table.ttr_ms),
+                    ("TPOT ms/token", table.tpot_ms), ("queue ms", table.queue_latency_ms),
+                    ("network ms", table.network_overhead_ms)):
+        out.add_row(name, *dist_cells(d))
+    return out
+
+
+def _global(data: BenchmarkData) -> Table:
+    g = data.aggregates.global_figures
+    out = Table(title=f"{data.meta.task_id}: {g.runs} measured runs"
+                + (" (EMULATED)" if data.meta.emulated else ""))
+    out.add_column("figure")
+    out.add_column("value")
+    cost = g.cost
+    out.add_row("plans succeeded", f"{g.plans_succeeded}/{g.runs} "
+                                   f"({fmt_pct(g.plan_success_rate)})")
+    out.add_row("step success rate", fmt_pct(g.step_success_rate))
+    out.add_row("cost total", fmt_usd(cost.total_usd) if cost.total_usd is not None
+                else na(cost.note))
+    out.add_row("output tokens", fmt_tokens(g.tokens_output))
+    return out
+
+
+def render_terminal(data: BenchmarkData) -> Group:
+    """A renderable for ``Console.print``."""
+    answers = [Text.assemble((a.question + " ", "bold"), a.answer) for a in analyse(data)]
+    return Group(_global(data), _latency(data.aggregates.latency_all), *answers)
