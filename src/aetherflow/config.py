@@ -48,6 +48,7 @@ __all__ = [
     "LoadedConfig",
     "ProviderConfig",
     "ProviderStatus",
+    "emulated_provider_settings",
     "find_config_file",
     "load_config",
     "provider_status",
@@ -274,3 +275,28 @@ def provider_status(config_path: Path | str | None = None) -> list[ProviderStatu
     """The status of every registered provider, sorted by name (no network, no keys shown)."""
     loaded = load_config(config_path)
     return [_status(name, loaded) for name in provider_names()]
+
+
+def emulated_provider_settings(
+    name: str, emulator_url: str, *, model: str | None = None
+) -> ProviderSettings:
+    """Settings that point provider ``name`` at the provider emulator at ``emulator_url``.
+
+    The emulator speaks the provider's own wire format under its base path; no real key is
+    needed or sent, and every record of the run is labelled ``emulated``.
+    """
+    from aetherflow.emulator.server import BASE_PATHS
+    from aetherflow.providers.presets import with_spec_defaults
+
+    path = BASE_PATHS.get("generic" if name == "openai-compatible" else name)
+    if path is None:
+        known = ", ".join(sorted(n for n in BASE_PATHS if n != "generic"))
+        raise UnknownProviderError(
+            f"provider {name!r} has no emulated wire format (emulated: openai-compatible, {known})"
+        )
+    settings = with_spec_defaults(ProviderSettings(name=name, model=model))
+    return ProviderSettings(
+        name=name, model=settings.model or "emulated-model",
+        base_url=emulator_url.rstrip("/") + path, api_key="emulator-key",
+        options={"emulated": True},
+    )

@@ -12,13 +12,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
-from aetherflow.bench import BenchSpec, BenchmarkData, parse_overlay, run_bench_async
+from aetherflow.bench import BenchmarkData, BenchSpec, parse_overlay, run_bench_async
 from aetherflow.bench.focused import run_focused
 from aetherflow.execution.rundir import default_run_dir
 from aetherflow.execution.runner import RunOptions
@@ -33,7 +32,7 @@ __all__ = ["BenchProgress", "DefaultRunGroup", "bench_app", "register"]
 class DefaultRunGroup(TyperGroup):
     """A group that runs ``run`` when the first argument is not a subcommand."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         """Prepend ``run`` unless the first argument names a subcommand or asks for help."""
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["run", *args]
@@ -120,7 +119,7 @@ def bench_run(
     warmup: int = typer.Option(0, "--warmup", help="Warm-up runs (kept, not in statistics)."),
     provider: str = typer.Option("local", "--provider", "-p"),
     model: str | None = typer.Option(None, "--model", "-m"),
-    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),  # noqa: B008
+    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
     label: str | None = typer.Option(None, "--label", help="Label stored with every run."),
     output: Path | None = typer.Option(None, "--output", "-o",
                                        help="Bench directory (default bench_results/...)."),
@@ -141,7 +140,7 @@ def _focused(kind: str) -> Any:
     def command(
         plan: Path = typer.Argument(..., help="Plan file (JSON)."),
         repeat: int = typer.Option(3, "--repeat", "-n", help="Measured runs per variant."),
-        sets: list[str] = typer.Option([], "--set", help=_SET_HELP),  # noqa: B008
+        sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
         output: Path | None = typer.Option(None, "--output", "-o"),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:

@@ -30,6 +30,9 @@ def run_command(
     output: Path | None = typer.Option(None, "--output", "-o",
                                        help="Run directory (default runs/<time>-<task_id>)."),
     config: Path | None = typer.Option(None, "--config", help="aetherflow.toml to use."),
+    emulator: str | None = typer.Option(
+        None, "--emulator", help="Run every provider against the provider emulator at this URL "
+        "(see `aetherflow emulate`); no key needed, the run is labelled emulated."),
     label: str | None = typer.Option(None, "--label", help="Label stored with the run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live display."),
     as_json: bool = typer.Option(False, "--json", help="Print run.json to stdout."),
@@ -42,6 +45,7 @@ def run_command(
         provider=provider, model=model, base_url=base_url, concurrency=concurrency,
         max_tokens=max_tokens, temperature=temperature, step_timeout_s=step_timeout,
         max_attempts=max_attempts, output=output, label=label, config_path=config,
+        emulator_url=emulator,
     )
     console = Console(stderr=True)
     observer: RunObserver = NullObserver() if quiet or as_json else LiveRunDisplay(console)

@@ -16,7 +16,10 @@ class RequestRecord:
     and ``cache_write_tokens`` newly written. ``output_tokens`` is the planned reply length,
     ``streamed_tokens`` how many content chunks were actually sent (they differ only when a
     fault cut the stream). ``token_offsets_ms`` are the scheduled send times of each token
-    after the request arrived (``ttft_ms`` is the first), before any ``stall_ms``.
+    after the request arrived (``ttft_ms`` is the first), before any ``stall_ms``;
+    ``sent_offsets_ms`` are the measured times each content chunk was actually written (the
+    event loop may wake a little after the schedule), and ``end_offset_ms`` when the stream's
+    last byte was written: the ground truth for fidelity tests.
     """
 
     index: int
@@ -36,6 +39,8 @@ class RequestRecord:
     ttft_ms: float | None = None
     decode_ms_per_output_token: float | None = None
     token_offsets_ms: list[float] = field(default_factory=list)
+    sent_offsets_ms: list[float] = field(default_factory=list)
+    end_offset_ms: float | None = None
     stall_ms: float = 0.0
     completed: bool = False
 

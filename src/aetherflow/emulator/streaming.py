@@ -8,6 +8,7 @@ token when the reply is shorter).
 from __future__ import annotations
 
 import asyncio
+import time
 import json
 from dataclasses import dataclass
 
@@ -79,6 +80,7 @@ async def _send_tokens(ex: Exchange, resp: web.StreamResponse) -> str:
             return outcome
         await sleep_until(ex.start + ex.plan.token_offsets_s[i] + ex.record.stall_ms / 1000)
         await resp.write(ex.wire.token(ex.ctx, i, tok))
+        ex.record.sent_offsets_ms.append((time.perf_counter() - ex.start) * 1000.0)
         ex.record.streamed_tokens += 1
     if not ex.tokens:
         await sleep_until(ex.start + ex.plan.ttft_s)
@@ -107,6 +109,7 @@ async def send_stream(ex: Exchange) -> web.StreamResponse:
             await resp.write(frame)
         ex.record.completed = True
     await resp.write_eof()
+    ex.record.end_offset_ms = (time.perf_counter() - ex.start) * 1000.0
     return resp
 
 

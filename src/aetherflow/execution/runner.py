@@ -43,9 +43,11 @@ class RunOptions:
     temperature: float = 0.2
     step_timeout_s: float = 300.0
     max_attempts: int = 3
+    backoff_base_s: float = 0.5
     output: Path | None = None
     label: str | None = None
     config_path: Path | None = None
+    emulator_url: str | None = None
     provider_options: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -64,16 +66,18 @@ class RunOptions:
         return ExecutionSettings(
             concurrency=self.concurrency, max_tokens=self.max_tokens,
             temperature=self.temperature, step_timeout_s=self.step_timeout_s,
-            max_attempts=self.max_attempts,
+            max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
         )
 
 
-def _default_resolver(config_path: Path | None) -> SettingsResolver:
-    from aetherflow.config import resolve_provider_settings
+def _default_resolver(options: RunOptions) -> SettingsResolver:
+    from aetherflow.config import emulated_provider_settings, resolve_provider_settings
 
     def resolve(name: str, model: str | None, base_url: str | None) -> ProviderSettings:
+        if options.emulator_url:
+            return emulated_provider_settings(name, options.emulator_url, model=model)
         return resolve_provider_settings(name, model=model, base_url=base_url,
-                                         config_path=config_path)
+                                         config_path=options.config_path)
 
     return resolve
 
@@ -95,7 +99,7 @@ class ProviderPool:
 
     def __init__(self, plan: Plan, options: RunOptions,
                  resolver: SettingsResolver | None = None) -> None:
-        resolve = resolver or _default_resolver(options.config_path)
+        resolve = resolver or _default_resolver(options)
         names = {options.provider} | {s.context.provider for s in plan.steps
                                       if s.context.provider}
         self._default = options.provider

@@ -8,6 +8,7 @@ request body sent, and response headers received. The request's timeline is pass
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
@@ -97,6 +98,21 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+async def _drain(resp: aiohttp.ClientResponse, limit_s: float = 1.0) -> None:
+    """Read what is left after the end marker (e.g. the chunked terminator).
+
+    Leaving it unread makes aiohttp close the connection instead of returning it to the
+    pool, so the next request would pay a new connect. Bounded: a server that keeps sending
+    past its end marker gets its connection closed after ``limit_s``.
+    """
+    if resp.content.is_eof():
+        return
+    with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+        async with asyncio.timeout(limit_s):
+            while await resp.content.readany():
+                pass
+
+
 class TimedSession:
     """One keep-alive connection pool (per provider) with per-phase timing.
 
@@ -153,6 +169,7 @@ class TimedSession:
                         body=body,
                     )
                 yield resp
+                await _drain(resp)
         except (ProviderHTTPError, ProviderStreamError):
             raise
         except TimeoutError as exc:
