@@ -140,6 +140,8 @@ class OpenAIChunkParser:
             err = chunk["error"]
             msg = err.get("message", str(err)) if isinstance(err, dict) else str(err)
             return [ErrorEvent(kind="stream_error", message=str(msg))]
+        if chunk.get("object") == "error":  # Mistral's flat error object
+            return [ErrorEvent(kind="stream_error", message=str(chunk.get("message", chunk)))]
         out: list[StreamEvent] = []
         for choice in chunk.get("choices") or []:
             if not isinstance(choice, dict):
