@@ -36,9 +36,19 @@ def _root(
 
 
 def _register_commands() -> None:
-    from aetherflow.cli import emulate, plan, providers, run
+    from aetherflow.cli import (
+        bench,
+        compare,
+        emulate,
+        history,
+        plan,
+        providers,
+        report,
+        run,
+        suite,
+    )
 
-    for module in (plan, run, providers, emulate):
+    for module in (plan, run, bench, suite, compare, history, report, providers, emulate):
         module.register(app)
 
 

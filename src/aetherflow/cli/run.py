@@ -12,6 +12,7 @@ from rich.console import Console
 from aetherflow.cli.display import LiveRunDisplay, summary_table
 from aetherflow.execution import RunOptions, run_plan
 from aetherflow.execution.observer import NullObserver, RunObserver
+from aetherflow.store.history import HistoryStore
 
 __all__ = ["register", "run_command"]
 
@@ -54,12 +55,15 @@ def run_command(
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: completed steps are kept in the run directory")
         raise typer.Exit(130) from None
+    with HistoryStore() as store:
+        history_id = store.save_run(record, run_dir, label=label)
     if as_json:
         sys.stdout.write(json.dumps(record.model_dump(mode="json"), indent=2) + "\n")
     else:
         if not quiet:
             console.print(summary_table(record))
-        console.print(f"run directory: {run_dir}  (run.json, step_outputs/, workspace/)")
+        console.print(f"run directory: {run_dir}  (run.json, step_outputs/, workspace/); "
+                      f"history id {history_id}")
     raise typer.Exit(0 if record.status == "succeeded" else 1)
 
 

@@ -8,8 +8,8 @@ token when the reply is shorter).
 from __future__ import annotations
 
 import asyncio
-import time
 import json
+import time
 from dataclasses import dataclass
 
 from aiohttp import web

@@ -138,7 +138,7 @@ class PlanExecutor:
         t = _ms(self._origin, now_ns())
         return StepRecord(step_id=step.id, type=step.type.value, status="skipped", reason=reason,
                           dependencies=list(step.dependencies), ready_at_ms=t,
-                          finished_at_ms=t, step_time_ms=0.0)
+                          finished_at_ms=t, step_time_ms=0.0, service_time_ms=0.0)
 
     def _store(self, rec: StepRecord) -> None:
         self._results[rec.step_id] = rec
@@ -198,6 +198,8 @@ class PlanExecutor:
         finished = now_ns()
         rec.finished_at_ms = _ms(self._origin, finished)
         rec.step_time_ms = (finished - ready) / 1e6
+        waited = sum(a.timing.queue_latency_ms or 0.0 for a in rec.attempts)
+        rec.service_time_ms = rec.step_time_ms - waited
         return rec
 
     def _finish(self, status: str) -> None:
@@ -207,7 +209,9 @@ class PlanExecutor:
         rec.finished_at = datetime.now(UTC).isoformat()
         rec.makespan_ms = (end - self._origin) / 1e6
         deps = {s.id: list(s.dependencies) for s in self.plan.steps if s.id in self._results}
-        durations = {k: v.step_time_ms or 0.0 for k, v in self._results.items()}
+        # Service time (step time minus waiting for a concurrency slot): the critical path
+        # of service times is the lower bound of any schedule's makespan.
+        durations = {k: v.service_time_ms or 0.0 for k, v in self._results.items()}
         if deps:
             cp, path = critical_path(deps, durations)
             rec.critical_path_ms, rec.critical_path = cp, path

@@ -171,6 +171,7 @@ class StepRecord(_Model):
     ready_at_ms: float | None = None
     finished_at_ms: float | None = None
     step_time_ms: float | None = None
+    service_time_ms: float | None = None
     ttft_ms: float | None = None
     ttr_ms: float | None = None
     attempts: list[AttemptRecord] = Field(default_factory=list)

@@ -20,6 +20,7 @@ charge). A missing cache-read or cache-write price falls back to the input price
 
 from __future__ import annotations
 
+import functools
 import json
 import tomllib
 from dataclasses import dataclass
@@ -151,15 +152,22 @@ def _tiered(price: Any, total_input: int) -> Decimal | None:
     return Decimal(price)
 
 
+@functools.lru_cache(maxsize=256)
+def _find_model(provider_id: str, model: str) -> Any:
+    """The snapshot's model entry (cached: the lookup is the costly part of pricing)."""
+    try:
+        return data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)[1]
+    except LookupError:
+        return None
+
+
 def _genai_price(provider: str, model: str, total_input: int,
                  at: datetime) -> ResolvedPrice | None:
     provider_id = GENAI_PRICES_PROVIDER_IDS.get(provider)
     if provider_id is None:
         return None
-    try:
-        _prov, info = data_snapshot.get_snapshot().find_provider_model(
-            model, None, provider_id, None)
-    except LookupError:
+    info = _find_model(provider_id, model)
+    if info is None:
         return None
     mp = info.get_prices(at)
     inp = _tiered(getattr(mp, "input_mtok", None), total_input)
