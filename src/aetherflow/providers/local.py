@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,20 @@ def render_chatml(request: ChatRequest) -> str:
         parts.insert(0, "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, "
                         "trained by Hugging Face<|im_end|>\n")
     return "".join(parts) + "<|im_start|>assistant\n"
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (C-level logging) for the duration of the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _free_port() -> int:
@@ -211,8 +226,9 @@ class LocalProvider(OpenAICompatibleProvider):
         if self._tokenizer is None:
             from llama_cpp import Llama
 
-            self._tokenizer = Llama(model_path=str(self._server.model_path), vocab_only=True,
-                                    verbose=False)
+            with _quiet_stderr():  # llama.cpp's C code logs context warnings to fd 2
+                self._tokenizer = Llama(model_path=str(self._server.model_path),
+                                        vocab_only=True, verbose=False)
         return self._tokenizer
 
     async def _tokenize(self, text: str) -> int:
