@@ -100,3 +100,19 @@ async def test_non_transient_error_is_not_retried(tmp_path: Path,
     step = record.steps[0]
     assert record.status == "failed" and step.status == "failed"
     assert len(step.attempts) == 1 and step.attempts[0].error_kind == "http_404"
+
+
+async def test_falls_over_to_the_next_provider(tmp_path: Path, emulator: EmulatorServer) -> None:
+    emulator.set_faults([FaultRule.model_validate({"fault": "http_503", "provider": "openai"})])
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task_id": "fo", "steps": [
+        {"id": "s", "description": "x"},
+        {"id": "pinned", "description": "y", "context": {"provider": "openai"}}]}))
+    options = RunOptions(provider="openai", fallbacks=("anthropic",), max_attempts=2,
+                         output=tmp_path / "run", emulator_url=emulator.url, backoff_base_s=0.01)
+    record, _ = await run_plan_async(plan, options, pricer=_free)
+    step, pinned = record.steps
+    assert [(a.attempt, a.provider, a.status) for a in step.attempts] == [
+        (1, "openai", "error"), (2, "openai", "error"), (3, "anthropic", "ok")]
+    assert step.status == "succeeded" and step.provider == "anthropic"
+    assert pinned.status == "failed" and {a.provider for a in pinned.attempts} == {"openai"}

@@ -23,6 +23,8 @@ def run_command(
                                  help="Default provider (steps may pin their own)."),
     model: str | None = typer.Option(None, "--model", "-m", help="Model name for the provider."),
     base_url: str | None = typer.Option(None, "--base-url", help="Override the provider URL."),
+    fallback: list[str] = typer.Option(
+        [], "--fallback", help="Provider to fall over to after transient failures (repeatable)."),
     concurrency: int = typer.Option(2, "--concurrency", "-c", help="Steps in flight at once."),
     max_tokens: int = typer.Option(512, "--max-tokens", help="Output token cap per request."),
     temperature: float = typer.Option(0.2, "--temperature"),
@@ -46,7 +48,7 @@ def run_command(
         provider=provider, model=model, base_url=base_url, concurrency=concurrency,
         max_tokens=max_tokens, temperature=temperature, step_timeout_s=step_timeout,
         max_attempts=max_attempts, output=output, label=label, config_path=config,
-        emulator_url=emulator,
+        emulator_url=emulator, fallbacks=tuple(fallback),
     )
     console = Console(stderr=True)
     observer: RunObserver = NullObserver() if quiet or as_json else LiveRunDisplay(console)

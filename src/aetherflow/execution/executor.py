@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from aetherflow.metrics.records import CriterionResult, RunRecord, StepRecord
 from aetherflow.metrics.timeline import now_ns
 from aetherflow.plan.dag import critical_path
 from aetherflow.plan.models import Plan, Step
-from aetherflow.providers.base import Provider
+from aetherflow.providers.base import ChatRequest, Provider
 
 __all__ = ["ExecutionSettings", "PlanExecutor", "backoff_delay"]
 
@@ -66,7 +66,7 @@ class PlanExecutor:
     """Runs one plan to completion, writing its run directory as it goes."""
 
     def __init__(
-        self, plan: Plan, *, providers: Callable[[Step], Provider], pricer: Pricer,
+        self, plan: Plan, *, providers: Callable[[Step], Sequence[Provider]], pricer: Pricer,
         settings: ExecutionSettings, run_dir: RunDirectory, record: RunRecord,
         plan_dir: Path, observer: RunObserver | None = None, seed: int | None = None,
     ) -> None:
@@ -146,25 +146,39 @@ class PlanExecutor:
         self.run_dir.write_record(self.record)
         self.observer.on_step_end(rec)
 
-    async def _attempts(self, step: Step, provider: Provider) -> list[AttemptOutcome]:
+    async def _attempts(self, step: Step, chain: Sequence[Provider]) -> list[AttemptOutcome]:
+        """Retry transient errors on each provider, then fall over to the next one, all
+        within the step's time budget. Attempt numbers run on across providers."""
         request = build_request(
             self.plan, step, self._outputs, plan_dir=self.plan_dir,
             max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
         )
         deadline = now_ns() + int(self.settings.step_timeout_s * 1e9)
         outcomes: list[AttemptOutcome] = []
-        for n in range(1, self.settings.max_attempts + 1):
+        for provider in chain:
+            outcomes += await self._provider_attempts(step, provider, request, deadline,
+                                                      first=len(outcomes) + 1)
+            err = outcomes[-1].error
+            if err is None or not err.transient or now_ns() >= deadline:
+                break
+        return outcomes
+
+    async def _provider_attempts(self, step: Step, provider: Provider, request: ChatRequest,
+                                 deadline: int, first: int) -> list[AttemptOutcome]:
+        outcomes: list[AttemptOutcome] = []
+        for k in range(1, self.settings.max_attempts + 1):
             remaining = (deadline - now_ns()) / 1e9
             outcome = await run_attempt(
-                provider, request, attempt_no=n, step_id=step.id, origin_ns=self._origin,
+                provider, request, attempt_no=first + k - 1, step_id=step.id,
+                origin_ns=self._origin,
                 gate=self._gate, observer=self.observer, pricer=self.pricer,
                 timeout_s=max(remaining, 0.001),
             )
             outcomes.append(outcome)
             err = outcome.error
-            if err is None or not err.transient or n == self.settings.max_attempts:
+            if err is None or not err.transient or k == self.settings.max_attempts:
                 break
-            delay = backoff_delay(n, err, self.settings, self._rng)
+            delay = backoff_delay(k, err, self.settings, self._rng)
             if delay >= (deadline - now_ns()) / 1e9:
                 break
             await asyncio.sleep(delay)
@@ -172,13 +186,13 @@ class PlanExecutor:
 
     async def _run_step(self, step: Step) -> StepRecord:
         ready = now_ns()
-        provider = self.providers(step)
-        outcomes = await self._attempts(step, provider)
+        outcomes = await self._attempts(step, self.providers(step))
         last = outcomes[-1]
         text = last.text
         rec = StepRecord(
-            step_id=step.id, type=step.type.value, status="succeeded", provider=provider.name,
-            model=provider.model, dependencies=list(step.dependencies),
+            step_id=step.id, type=step.type.value, status="succeeded",
+            provider=last.record.provider, model=last.record.model,
+            dependencies=list(step.dependencies),
             ready_at_ms=_ms(self._origin, ready), attempts=[o.record for o in outcomes],
             ttft_ms=last.record.timing.ttft_ms, ttr_ms=last.record.timing.ttr_ms,
             validation=[CriterionResult(criterion=criterion_text(c), status="unchecked",

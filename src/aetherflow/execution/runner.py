@@ -48,6 +48,7 @@ class RunOptions:
     label: str | None = None
     config_path: Path | None = None
     emulator_url: str | None = None
+    fallbacks: tuple[str, ...] = ()
     provider_options: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -100,9 +101,10 @@ class ProviderPool:
     def __init__(self, plan: Plan, options: RunOptions,
                  resolver: SettingsResolver | None = None) -> None:
         resolve = resolver or _default_resolver(options)
-        names = {options.provider} | {s.context.provider for s in plan.steps
-                                      if s.context.provider}
+        names = {options.provider, *options.fallbacks} | {
+            s.context.provider for s in plan.steps if s.context.provider}
         self._default = options.provider
+        self._fallbacks = [f for f in dict.fromkeys(options.fallbacks) if f != options.provider]
         self._providers: dict[str, Provider] = {}
         for name in sorted(n for n in names if n):
             own = name == options.provider
@@ -120,9 +122,13 @@ class ProviderPool:
         """The run's default provider."""
         return self._providers[self._default]
 
-    def for_step(self, step: Step) -> Provider:
-        """The provider a step is pinned to, else the default."""
-        return self._providers[step.context.provider or self._default]
+    def for_step(self, step: Step) -> list[Provider]:
+        """The providers to try for ``step``, in order: a step pinned with
+        ``context.provider`` uses that provider only; others use the default, then the
+        fallbacks (each after the previous one exhausted its retries on transient errors)."""
+        if step.context.provider:
+            return [self._providers[step.context.provider]]
+        return [self._providers[n] for n in (self._default, *self._fallbacks)]
 
     async def start(self) -> None:
         """Start every provider (e.g. launch the embedded model server)."""
