@@ -211,6 +211,8 @@ class LocalProvider(OpenAICompatibleProvider):
         await server.start()
         self._server = server
         self.base_url = f"{server.url}/v1"
+        self._vocab()  # load the tokenizer now: loading mid-run would block the event loop
+
 
     async def aclose(self) -> None:
         """Close connections and stop the embedded server."""
@@ -220,7 +222,9 @@ class LocalProvider(OpenAICompatibleProvider):
             self._server = None
 
     def _vocab(self) -> Any:
-        """The model's tokenizer, loaded in-process (vocab only) for the embedded server."""
+        """The model's tokenizer, in-process (vocab only), for the embedded server.
+
+        Loaded once by :meth:`start`, before any request is timed."""
         if self._server is None:
             return None
         if self._tokenizer is None:
