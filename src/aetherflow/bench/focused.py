@@ -22,9 +22,10 @@ from aetherflow.bench.model import BenchmarkData
 from aetherflow.bench.runner import BenchSpec
 from aetherflow.errors import ConfigError
 from aetherflow.execution.runner import RunOptions
+from aetherflow.report.comparison import write_comparison
 from aetherflow.report.format import fmt_num
 
-__all__ = ["FOCUSED_KINDS", "focused_variants", "run_focused", "write_comparison"]
+__all__ = ["FOCUSED_KINDS", "focused_variants", "run_focused"]
 
 FOCUSED_KINDS = ("parallel", "speculative")
 
@@ -41,18 +42,6 @@ def focused_variants(kind: str, overlay: Mapping[str, str]) -> tuple[dict[str, s
     if kind == "speculative":
         return {**base, "speculative": "off"}, {**base, "speculative": "on"}
     raise ConfigError(f"unknown focused benchmark {kind!r} (known: {', '.join(FOCUSED_KINDS)})")
-
-
-def write_comparison(data: ComparisonData, out_dir: Path) -> Path:
-    """Write ``comparison_data.json`` and ``comparison_report.md``; return the md path."""
-    from aetherflow.report.comparison import COMPARISON_MD, render_comparison_markdown
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "comparison_data.json").write_text(data.model_dump_json(indent=2),
-                                                  encoding="utf-8")
-    md = out_dir / COMPARISON_MD
-    md.write_text(render_comparison_markdown(data), encoding="utf-8")
-    return md
 
 
 def _headline(kind: str, a: BenchmarkData, b: BenchmarkData, cmp: ComparisonData) -> str:

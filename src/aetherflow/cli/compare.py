@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 
 from aetherflow.bench.compare import compare_benches, evaluate_rules, parse_fail_if
-from aetherflow.bench.focused import write_comparison
 from aetherflow.bench.sources import resolve_bench
+from aetherflow.report.comparison import write_comparison
 
 __all__ = ["compare_command", "register"]
 

@@ -8,11 +8,11 @@ import typer
 from rich.console import Console
 
 from aetherflow.bench.compare import ComparisonData
-from aetherflow.bench.focused import write_comparison
 from aetherflow.bench.runner import BENCH_DATA_FILE, load_benchmark_data
 from aetherflow.bench.sources import load_run_dir
 from aetherflow.errors import ConfigError
 from aetherflow.report import render_terminal, write_bench_reports
+from aetherflow.report.comparison import write_comparison
 
 __all__ = ["register", "report_command"]
 

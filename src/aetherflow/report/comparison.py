@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from itertools import groupby
+from pathlib import Path
 
 from aetherflow.bench.compare import BenchRef, ComparisonData, MetricComparison
 from aetherflow.report.format import fmt_pct
 from aetherflow.report.markdown import md_table
 
-__all__ = ["COMPARISON_MD", "render_comparison_markdown"]
+__all__ = ["COMPARISON_MD", "render_comparison_markdown", "write_comparison"]
 
 COMPARISON_MD = "comparison_report.md"
 
@@ -50,3 +51,13 @@ def render_comparison_markdown(data: ComparisonData) -> str:
                  for f in data.fail_if]
         parts.append("## --fail-if\n\n" + "\n".join(lines))
     return "\n\n".join(parts) + "\n"
+
+
+def write_comparison(data: ComparisonData, out_dir: Path) -> Path:
+    """Write ``comparison_data.json`` and ``comparison_report.md``; return the md path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "comparison_data.json").write_text(data.model_dump_json(indent=2),
+                                                  encoding="utf-8")
+    md = out_dir / COMPARISON_MD
+    md.write_text(render_comparison_markdown(data), encoding="utf-8")
+    return md
