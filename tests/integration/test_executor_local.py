@@ -119,3 +119,48 @@ async def test_local_token_counts_match_server_usage(local_server: LocalServer) 
     assert usage.input.value == truth["usage"]["prompt_tokens"]
     assert usage.input.provenance == "tokenizer"
     assert abs((usage.output.value or 0) - truth["usage"]["completion_tokens"]) <= 1
+
+
+async def test_local_prefix_reuse_read_from_server_log() -> None:
+    """Ground truth: llama.cpp reuses exactly the common token prefix of consecutive prompts;
+    the count read from its log equals that prefix computed with the model's tokenizer, and
+    a prompt that differs from its first token reuses nothing."""
+    from aetherflow.metrics.timeline import RequestTimeline, now_ns
+    from aetherflow.providers.base import ChatMessage, ChatRequest, TextDelta
+    from aetherflow.providers.local import LocalProvider, render_chatml
+
+    shared = "You review Python code. " + " ".join(f"def f{i}(x): return x + {i}"
+                                                  for i in range(60))
+
+    def req(system: str, question: str) -> ChatRequest:
+        return ChatRequest(messages=(ChatMessage("system", system),
+                                     ChatMessage("user", question)),
+                           max_tokens=8, temperature=0.0)
+
+    provider = LocalProvider(ProviderSettings(name="local"))
+    await provider.start()
+    requests = [req(shared, "What does f3 return?"), req(shared, "Which function adds 7?"),
+                req("nonce-1 " + shared, "Which function adds 7?")]
+    counts = []
+    try:
+        for request in requests:
+            text = ""
+            async for ev in provider.stream(request, RequestTimeline(queued=now_ns())):
+                if isinstance(ev, TextDelta):
+                    text += ev.text
+            usage = await provider.count_tokens(request, text)
+            assert usage is not None
+            counts.append(usage.cache_read)
+        vocab = provider._vocab()
+
+        def toks(r: ChatRequest) -> list[int]:
+            return list(vocab.tokenize(render_chatml(r).encode(), add_bos=False, special=True))
+    finally:
+        await provider.aclose()
+    a, b = toks(requests[0]), toks(requests[1])
+    common = next(i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
+    assert counts[0].value == 0  # fresh server: whole prompt evaluated
+    assert counts[1].provenance == "server"
+    assert counts[1].value is not None and abs(counts[1].value - common) <= 1
+    assert counts[1].value > 300
+    assert counts[2].value is not None and counts[2].value <= 4  # only template tokens match

@@ -23,6 +23,23 @@ def test_cache_on_adds_llama_cpp_cache_flag_only_for_local() -> None:
     assert local.provider_options["server_args"] == ["--cache", "True"]
     remote = apply_overlay(RunOptions(), parse_overlay(["cache=on", "provider=deepseek"]))
     assert remote.provider == "deepseek" and "server_args" not in remote.provider_options
+    assert local.prompt_cache == remote.prompt_cache == "on"
+
+
+def test_cache_on_marks_anthropic_system_prompt() -> None:
+    opts = apply_overlay(RunOptions(), parse_overlay(["provider=anthropic", "cache=on"]))
+    assert opts.provider_options == {"cache_system_prompt": True}
+
+
+def test_cache_off_defeats_by_nonce_and_adds_no_server_flag() -> None:
+    opts = apply_overlay(RunOptions(), parse_overlay(["cache=off"]))
+    assert opts.prompt_cache == "off" and opts.provider_options == {}
+    assert opts.execution_settings().prompt_cache == "off"
+
+
+def test_speculative_needs_local() -> None:
+    with pytest.raises(ConfigError, match="local provider"):
+        apply_overlay(RunOptions(), parse_overlay(["provider=openai", "speculative=on"]))
 
 
 @pytest.mark.parametrize(("item", "needle"), [

@@ -27,10 +27,11 @@ def test_prompt_carries_context_criteria_inputs_and_bounded_deps(tmp_path: Path)
     step = plan.steps[1]  # type: ignore[attr-defined]
     req = build_request(plan, step, {"a": "x" * (DEP_OUTPUT_LIMIT + 500)},  # type: ignore[arg-type]
                         plan_dir=plan_dir, max_tokens=64, temperature=0.0)
-    user = req.messages[1].content
+    system, user = req.messages[0].content, req.messages[1].content
     for needle in ("Refactor.", "refactoring", "python", "new.py", "- readable",
-                   "contains: def new(", "def old():", "Output of step `a`", "500 chars cut"):
+                   "contains: def new(", "Output of step `a`", "500 chars cut"):
         assert needle in user
+    assert "Task: Demo" in system and "def old():" in system  # shared context goes first
     assert req.max_tokens == 64 and req.step_type == "refactoring"
 
 
@@ -50,3 +51,27 @@ def test_missing_input_file_is_caught_before_running(tmp_path: Path) -> None:
     (plan_dir / "legacy.py").unlink()
     with pytest.raises(PlanError, match=r"\$\.steps\[1\]\.context\.input_files\[0\]"):
         check_input_files(plan, plan_dir)  # type: ignore[arg-type]
+
+
+def test_steps_with_the_same_inputs_share_the_system_prefix(tmp_path: Path) -> None:
+    plan, plan_dir = _plan(tmp_path)
+    b = plan.steps[1]  # type: ignore[attr-defined]
+    other = b.model_copy(update={"id": "c", "description": "Explain."})
+    r1 = build_request(plan, b, {}, plan_dir=plan_dir, max_tokens=8,  # type: ignore[arg-type]
+                       temperature=0.0)
+    r2 = build_request(plan, other, {}, plan_dir=plan_dir, max_tokens=8,  # type: ignore[arg-type]
+                       temperature=0.0)
+    assert r1.messages[0] == r2.messages[0]
+    assert r1.messages[1] != r2.messages[1]
+
+
+def test_defeat_prefix_cache_changes_the_first_characters_only() -> None:
+    from aetherflow.execution.prompt import defeat_prefix_cache
+    from aetherflow.providers.base import ChatMessage, ChatRequest
+
+    req = ChatRequest(messages=(ChatMessage("system", "S"), ChatMessage("user", "U")),
+                      max_tokens=4)
+    a, b = defeat_prefix_cache(req, "n1"), defeat_prefix_cache(req, "n2")
+    assert a.messages[0].content.startswith("[request n1]") and a.messages[0].content.endswith("S")
+    assert a.messages[0].content[:1] == "[" and a.messages[0].content != b.messages[0].content
+    assert a.messages[1] == req.messages[1] and a.max_tokens == 4

@@ -72,6 +72,11 @@ def _run_cost(run: RunRecord) -> float | None:
     return None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
 
 
+def _cached_share(a: AttemptRecord) -> float | None:
+    read, total = a.usage.cache_read.value, a.usage.input.value
+    return None if read is None or not total else read / total
+
+
 def _metric(desc: str, stat: Literal["mean", "median"], get: Callable[[_Population], Samples],
             grouped: bool = True) -> _Metric:
     return _Metric(desc, stat, grouped, samples=get)
@@ -92,6 +97,14 @@ METRICS: dict[str, _Metric] = {
                              lambda p: [s.step_time_ms for s in p.steps]),
     "output_tokens_mean": _metric("output tokens per attempt, mean", "mean",
                                   lambda p: [a.usage.output.value for a in p.attempts]),
+    "input_tokens_mean": _metric("input tokens per attempt, mean", "mean",
+                                 lambda p: [a.usage.input.value for a in p.attempts]),
+    "cached_tokens_mean": _metric("prompt tokens read from the provider's prefix cache per "
+                                  "attempt, mean", "mean",
+                                  lambda p: [a.usage.cache_read.value for a in p.attempts]),
+    "cached_input_share": _metric("share of input tokens read from the prefix cache, mean "
+                                  "over attempts", "mean",
+                                  lambda p: [_cached_share(a) for a in p.attempts]),
     "makespan": _metric("makespan per run, mean, ms", "mean",
                         lambda p: [r.makespan_ms for r in p.runs], grouped=False),
     "makespan_p50": _metric("makespan per run, median, ms", "median",

@@ -14,22 +14,23 @@ Each variant is a full bench (``A/`` and ``B/`` sub-directories with every repor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from aetherflow.bench.compare import ComparisonData, compare_benches
-from aetherflow.bench.model import BenchmarkData
-from aetherflow.bench.runner import BenchSpec
+from aetherflow.bench.pairs import Executor, Pair, Side, bench_pair, headline_rows, headline_table
 from aetherflow.errors import ConfigError
 from aetherflow.execution.runner import RunOptions
-from aetherflow.report.comparison import write_comparison
 from aetherflow.report.format import fmt_num
 
 __all__ = ["FOCUSED_KINDS", "focused_variants", "run_focused"]
 
 FOCUSED_KINDS = ("parallel", "speculative")
 
-Executor = Callable[[BenchSpec], BenchmarkData]
+_HEADLINE_METRICS = {
+    "parallel": ("makespan", "makespan_p50", "parallel_efficiency", "step_time_p50",
+                 "queue_latency_mean"),
+    "speculative": ("tpot_mean", "tpot_p50", "ttr_mean", "output_tokens_mean"),
+}
 
 
 def focused_variants(kind: str, overlay: Mapping[str, str]) -> tuple[dict[str, str],
@@ -44,9 +45,11 @@ def focused_variants(kind: str, overlay: Mapping[str, str]) -> tuple[dict[str, s
     raise ConfigError(f"unknown focused benchmark {kind!r} (known: {', '.join(FOCUSED_KINDS)})")
 
 
-def _headline(kind: str, a: BenchmarkData, b: BenchmarkData, cmp: ComparisonData) -> str:
+def _headline(kind: str, pair: Pair) -> str:
+    a, b = pair.a, pair.b
     lines = [f"# Focused benchmark: {kind}", "",
-             f"A = {a.meta.overlay}, B = {b.meta.overlay}; details in comparison_report.md.", ""]
+             f"A = {a.meta.overlay}, B = {b.meta.overlay}; every metric in "
+             "comparison_report.md / .html.", ""]
     if kind == "parallel":
         ma = a.aggregates.plan_structure.makespan_ms.mean
         mb = b.aggregates.plan_structure.makespan_ms.mean
@@ -56,14 +59,15 @@ def _headline(kind: str, a: BenchmarkData, b: BenchmarkData, cmp: ComparisonData
             lines.append(f"- {name}: makespan mean {fmt_num(ps.makespan_ms.mean)} ms, critical "
                          f"path mean {fmt_num(ps.critical_path_ms.mean)} ms, parallel "
                          f"efficiency mean {fmt_num(ps.parallel_efficiency.mean, 3)}")
-        lines.append(f"- speedup (mean makespan A / B): {fmt_num(speed, 2)}")
-    for row in cmp.rows:
-        if row.metric in ("tpot_mean", "ttr_mean", "makespan") and row.estimate.a_value:
-            e = row.estimate
-            sig = {True: "significant", False: "not significant", None: "no CI"}[e.significant]
-            lines.append(f"- {row.scope} {row.metric}: A {fmt_num(e.a_value, 2)}, B "
-                         f"{fmt_num(e.b_value, 2)}, B − A {fmt_num(e.difference, 2)} "
-                         f"CI [{fmt_num(e.ci_low, 2)}, {fmt_num(e.ci_high, 2)}] ({sig})")
+        lines += [f"- speedup (mean makespan A / B): {fmt_num(speed, 2)}", ""]
+    metrics = _HEADLINE_METRICS[kind]
+    rows = headline_rows([pair], metrics)
+    if kind == "speculative":  # per task type: refactoring vs the rest is the question
+        scopes = sorted({r.scope for r in pair.comparison.rows if r.scope.startswith("task_")})
+        for scope in scopes:
+            rows += [r.model_copy(update={"pair": scope})
+                     for r in headline_rows([pair], metrics, scope=scope)]
+    lines.append(headline_table(rows))
     return "\n".join(lines) + "\n"
 
 
@@ -74,12 +78,9 @@ def run_focused(kind: str, plan: Path, out: Path, repeats: int, overlay: Mapping
     provider = over_a.get("provider", "local")
     if kind == "speculative" and provider != "local":
         raise ConfigError("bench speculative needs the local provider (llama.cpp server flags)")
-    datas = [execute(BenchSpec(plan=plan, output=out / side, repeats=repeats,
-                               options=RunOptions(provider=provider), overlay=ov,
-                               label=f"{kind}-{side}"))
-             for side, ov in (("A", over_a), ("B", over_b))]
-    cmp = compare_benches(datas[0], datas[1], str(out / "A"), str(out / "B"))
-    write_comparison(cmp, out)
+    options = RunOptions(provider=provider)
+    pair = bench_pair(kind, plan, out, repeats, Side(over_a, options, f"{kind}-A"),
+                      Side(over_b, options, f"{kind}-B"), execute)
     report = out / "focused_report.md"
-    report.write_text(_headline(kind, datas[0], datas[1], cmp), encoding="utf-8")
+    report.write_text(_headline(kind, pair), encoding="utf-8")
     return report

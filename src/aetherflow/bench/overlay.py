@@ -4,16 +4,22 @@ Valid keys: ``concurrency``, ``provider``, ``model``, ``max_tokens``, ``temperat
 ``base_url``, ``max_attempts``, ``step_timeout_s``, ``speculative`` (on|off) and
 ``cache`` (on|off). An unknown key or a bad value is a :class:`ConfigError` (exit 2).
 
-``speculative=on`` and ``cache=on`` become llama.cpp server arguments for the ``local``
-provider (flag names checked against ``python -m llama_cpp.server --help`` of
-llama-cpp-python 0.3.16):
+``speculative=on`` becomes llama.cpp server arguments for the ``local`` provider (flag
+names checked against ``python -m llama_cpp.server --help`` of llama-cpp-python 0.3.16):
+``--draft_model prompt-lookup-decoding --draft_model_num_pred_tokens 10``. For other
+providers it is refused (it is a llama.cpp feature).
 
-* speculative=on → ``--draft_model prompt-lookup-decoding --draft_model_num_pred_tokens 10``
-* cache=on → ``--cache True`` (llama-cpp-python's RAM prompt cache; the server default is
-  off). With cache=off llama.cpp still reuses the common prefix with the *previous*
-  prompt inside the same process; that is not a configurable cache and is documented.
+``cache`` says whether provider prompt caching is *used* or *defeated*:
 
-For other providers both are recorded in the bench metadata only.
+* cache=on: ``local`` gets ``--cache True`` (llama-cpp-python's RAM prompt cache, on top
+  of the KV reuse of the previous prompt's prefix that llama.cpp always does);
+  ``anthropic`` marks the system prompt (which carries the shared context) with
+  ``cache_control`` (Anthropic caches only at such markers); OpenAI, DeepSeek, Gemini,
+  Groq and Mistral cache long prefixes automatically, so nothing needs changing.
+* cache=off: every attempt's prompt starts with a unique nonce (``RunOptions.prompt_cache
+  = "off"``), so no prompt shares a prefix with an earlier one and no cache can serve it.
+  This is how the "defeated" baseline is made on every provider, including llama.cpp.
+* unset: the provider's default behaviour.
 """
 
 from __future__ import annotations
@@ -82,26 +88,41 @@ def parse_overlay(items: Iterable[str]) -> dict[str, str]:
     return result
 
 
-def _server_args(overlay: Mapping[str, str]) -> list[str]:
+def _provider_options(provider: str, overlay: Mapping[str, str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
     args: list[str] = []
     if overlay.get("speculative") == "on":
+        if provider != "local":
+            raise ConfigError("--set speculative=on needs the local provider "
+                              "(llama.cpp prompt-lookup decoding)")
         args += SPECULATIVE_ARGS
     if overlay.get("cache") == "on":
-        args += CACHE_ARGS
-    return args
+        if provider == "local":
+            args += CACHE_ARGS
+        elif provider == "anthropic":
+            options["cache_system_prompt"] = True
+    if args:
+        options["server_args"] = args
+    return options
 
 
 def apply_overlay(options: RunOptions, overlay: Mapping[str, str]) -> RunOptions:
-    """``options`` with the overlay applied (server args only for the ``local`` provider)."""
+    """``options`` with the overlay applied: typed fields, the prompt-cache mode, and
+    provider options (llama.cpp server arguments, Anthropic cache markers)."""
     changes: dict[str, Any] = {}
     for key, raw in overlay.items():
-        if key in ("speculative", "cache"):
+        if key == "speculative":
+            continue
+        if key == "cache":
+            changes["prompt_cache"] = raw
             continue
         changes[key] = _PARSERS[key](raw)
     updated = dataclasses.replace(options, **changes)
-    args = _server_args(overlay)
-    if args and updated.provider == "local":
-        extra = list(updated.provider_options.get("server_args", [])) + args
-        updated = dataclasses.replace(
-            updated, provider_options={**updated.provider_options, "server_args": extra})
+    extra = _provider_options(updated.provider, overlay)
+    if extra:
+        merged = {**updated.provider_options, **extra}
+        if "server_args" in extra:
+            merged["server_args"] = (list(updated.provider_options.get("server_args", []))
+                                     + extra["server_args"])
+        updated = dataclasses.replace(updated, provider_options=merged)
     return updated

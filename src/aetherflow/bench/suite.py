@@ -25,7 +25,18 @@ from aetherflow.plan.loader import load_plan
 from aetherflow.report.format import fmt_num, fmt_pct, fmt_usd
 from aetherflow.report.markdown import md_table
 
-__all__ = ["SuiteEntry", "Variant", "load_variants", "render_suite_markdown", "run_suite"]
+__all__ = [
+    "SUITE_HEADER",
+    "VARIANT_COMPARISON_HEADER",
+    "SuiteEntry",
+    "Variant",
+    "load_variants",
+    "render_suite_markdown",
+    "run_suite",
+    "suite_row",
+    "suite_totals",
+    "variant_comparisons",
+]
 
 
 class Variant(BaseModel):
@@ -90,7 +101,12 @@ def run_suite(plans: Sequence[Path], variants: Sequence[Variant], out: Path, rep
     return entries
 
 
-def _row(e: SuiteEntry) -> list[str]:
+SUITE_HEADER = ["plan", "variant", "runs", "plans ok", "step success", "TTFT p50 ms",
+                "TTR p50 ms", "makespan mean ms", "cost total"]
+
+
+def suite_row(e: SuiteEntry) -> list[str]:
+    """The cells of one bench in the suite table (columns of :data:`SUITE_HEADER`)."""
     a = e.data.aggregates
     g = a.global_figures
     return [e.data.meta.task_id, e.variant, str(g.runs), f"{g.plans_succeeded}/{g.runs}",
@@ -99,8 +115,23 @@ def _row(e: SuiteEntry) -> list[str]:
             fmt_usd(g.cost.total_usd)]
 
 
-def _comparisons(entries: Sequence[SuiteEntry]) -> list[str]:
-    parts: list[str] = []
+def suite_totals(entries: Sequence[SuiteEntry]) -> str:
+    """The totals sentence over every run of every bench (failed plans included)."""
+    runs = sum(e.data.aggregates.global_figures.runs for e in entries)
+    ok = sum(e.data.aggregates.global_figures.plans_succeeded for e in entries)
+    steps = sum(e.data.aggregates.global_figures.steps for e in entries)
+    ok_steps = sum(e.data.aggregates.global_figures.steps_succeeded for e in entries)
+    return (f"Totals (failed plans included): {ok} of {runs} plan runs succeeded "
+            f"({fmt_pct(ok / runs if runs else None)}); {ok_steps} of {steps} steps "
+            f"succeeded ({fmt_pct(ok_steps / steps if steps else None)}).")
+
+
+VARIANT_COMPARISON_HEADER = ["metric", "A", "B", "B − A", "significant"]
+
+
+def variant_comparisons(entries: Sequence[SuiteEntry]) -> list[tuple[str, list[list[str]]]]:
+    """``(title, rows)`` per variant compared with the first variant of the same plan."""
+    out: list[tuple[str, list[list[str]]]] = []
     by_plan: dict[str, list[SuiteEntry]] = {}
     for e in entries:
         by_plan.setdefault(e.data.meta.task_id, []).append(e)
@@ -112,23 +143,16 @@ def _comparisons(entries: Sequence[SuiteEntry]) -> list[str]:
                      fmt_num(r.estimate.difference, 3),
                      {True: "yes", False: "no", None: "n/a"}[r.estimate.significant]]
                     for r in cmp.rows if r.scope == "global"]
-            parts.append(f"### {task_id}: {other.variant} vs {base.variant}\n\n"
-                         + md_table(["metric", "A", "B", "B − A", "significant"], rows))
-    return parts
+            out.append((f"{task_id}: {other.variant} vs {base.variant}", rows))
+    return out
 
 
 def render_suite_markdown(entries: Sequence[SuiteEntry]) -> str:
     """The suite's ``comparison_report.md``: one row per bench, totals, comparisons."""
-    runs = sum(e.data.aggregates.global_figures.runs for e in entries)
-    ok = sum(e.data.aggregates.global_figures.plans_succeeded for e in entries)
-    steps = sum(e.data.aggregates.global_figures.steps for e in entries)
-    ok_steps = sum(e.data.aggregates.global_figures.steps_succeeded for e in entries)
-    header = ["plan", "variant", "runs", "plans ok", "step success", "TTFT p50 ms",
-              "TTR p50 ms", "makespan mean ms", "cost total"]
-    parts = ["# Suite comparison", md_table(header, [_row(e) for e in entries]),
-             f"Totals (failed plans included): {ok} of {runs} plan runs succeeded "
-             f"({fmt_pct(ok / runs if runs else None)}); {ok_steps} of {steps} steps "
-             f"succeeded ({fmt_pct(ok_steps / steps if steps else None)}).",
+    comparisons = [f"### {title}\n\n" + md_table(VARIANT_COMPARISON_HEADER, rows)
+                   for title, rows in variant_comparisons(entries)]
+    parts = ["# Suite comparison", md_table(SUITE_HEADER, [suite_row(e) for e in entries]),
+             suite_totals(entries),
              "## Variants against the first variant of each plan (95% CIs in each bench's "
-             "`aetherflow compare`)", *_comparisons(entries)]
+             "`aetherflow compare`)", *comparisons]
     return "\n\n".join(parts) + "\n"

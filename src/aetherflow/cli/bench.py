@@ -19,6 +19,8 @@ from typer.core import TyperGroup
 
 from aetherflow.bench import BenchmarkData, BenchSpec, parse_overlay, run_bench_async
 from aetherflow.bench.focused import run_focused
+from aetherflow.bench.prompt_cache import DEFAULT_EMULATED, run_prompt_cache
+from aetherflow.bench.slm_local import run_slm_local
 from aetherflow.execution.rundir import default_run_dir
 from aetherflow.execution.runner import RunOptions
 from aetherflow.metrics.records import RunRecord, StepRecord
@@ -41,7 +43,8 @@ class DefaultRunGroup(TyperGroup):
 
 bench_app = typer.Typer(cls=DefaultRunGroup, no_args_is_help=True,
                         help="Benchmark a plan: `bench PLAN` (= `bench run PLAN`), or a "
-                             "focused benchmark (`bench parallel`, `bench speculative`).")
+                             "focused benchmark (`bench parallel`, `bench speculative`, "
+                             "`bench prompt-cache`, `bench slm-local`).")
 
 
 class BenchProgress:
@@ -155,10 +158,73 @@ def _focused(kind: str) -> Any:
     return command
 
 
+def _focused_dir(kind: str, plan: Path, output: Path | None) -> Path:
+    return output or default_run_dir(f"{kind}-{load_plan(plan).task_id}",
+                                     root=Path("bench_results"))
+
+
+def prompt_cache_command(
+    plan: Path = typer.Argument(..., help="Plan whose steps share a long prefix, e.g. "
+                                          "examples/plans/shared_context.json."),
+    repeat: int = typer.Option(3, "--repeat", "-n", help="Measured runs per variant."),
+    providers: list[str] = typer.Option(
+        ["local"], "--provider", "-p",
+        help="Provider run for real (repeatable; default: the embedded local model)."),
+    emulate: list[str] = typer.Option(
+        list(DEFAULT_EMULATED), "--emulate",
+        help="Provider run against the emulator (repeatable; default: openai, anthropic, "
+             "deepseek, gemini)."),
+    no_emulate: bool = typer.Option(False, "--no-emulate", help="Skip the emulated sides."),
+    emulator_profile: Path | None = typer.Option(
+        None, "--emulator-profile", help="Emulator profile (default: built-in cloud profile)."),
+    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    output: Path | None = typer.Option(None, "--output", "-o"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Focused benchmark: prompt caching used vs defeated (TTFT, cached tokens, cost)."""
+    console = Console(stderr=True)
+    out = _focused_dir("prompt-cache", plan, output)
+    report = run_prompt_cache(plan, out, repeat, parse_overlay(sets),
+                              lambda spec: execute(spec, quiet, console), providers=providers,
+                              emulated=[] if no_emulate else emulate,
+                              emulator_profile=emulator_profile)
+    console.print(report.read_text(encoding="utf-8"), markup=False)
+    console.print(f"prompt-cache benchmark: {report}")
+
+
+def slm_local_command(
+    plan: Path = typer.Argument(..., help="Plan file (JSON), e.g. examples/plans/calculator.json."),
+    repeat: int = typer.Option(3, "--repeat", "-n", help="Measured runs per side."),
+    remote: str = typer.Option("openai", "--remote", help="The provider to compare against."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Remote model."),
+    emulated: bool | None = typer.Option(
+        None, "--emulated/--real",
+        help="Remote side on the emulator, or for real (default: real if its key is set)."),
+    emulator_profile: Path | None = typer.Option(
+        None, "--emulator-profile", help="Emulator profile (default: built-in cloud profile)."),
+    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    config: Path | None = typer.Option(None, "--config", help="aetherflow.toml to use."),
+    output: Path | None = typer.Option(None, "--output", "-o"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Focused benchmark: the embedded small model vs a remote (or emulated) provider."""
+    console = Console(stderr=True)
+    out = _focused_dir("slm-local", plan, output)
+    report = run_slm_local(plan, out, repeat, parse_overlay(sets),
+                           lambda spec: execute(spec, quiet, console), remote=remote,
+                           emulated=emulated, model=model, emulator_profile=emulator_profile,
+                           config_path=config)
+    console.print(report.read_text(encoding="utf-8"), markup=False)
+    console.print(f"slm-local benchmark: {report}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``bench`` group (``bench PLAN``, ``bench parallel``, ``bench speculative``)."""
+    """Add the ``bench`` group: ``bench PLAN`` and the focused benchmarks."""
     registered = {c.name for c in bench_app.registered_commands}
     for kind in ("parallel", "speculative"):
         if kind not in registered:
             bench_app.command(kind)(_focused(kind))
+    if "prompt-cache" not in registered:
+        bench_app.command("prompt-cache")(prompt_cache_command)
+        bench_app.command("slm-local")(slm_local_command)
     app.add_typer(bench_app, name="bench")

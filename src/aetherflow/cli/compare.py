@@ -9,7 +9,7 @@ from rich.console import Console
 
 from aetherflow.bench.compare import compare_benches, evaluate_rules, parse_fail_if
 from aetherflow.bench.sources import resolve_bench
-from aetherflow.report.comparison import write_comparison
+from aetherflow.report.comparison import COMPARISON_HTML, write_comparison
 
 __all__ = ["compare_command", "register"]
 
@@ -22,14 +22,16 @@ def compare_command(
         help="Exit 1 when a rule triggers: METRIC>N or METRIC<N, N signed, optional % "
              "(relative). E.g. 'ttft_p50>+10%', 'success_rate<-0.05'."),
     output: Path = typer.Option(Path("."), "--output", "-o",
-                                help="Directory for comparison_report.md/_data.json."),
+                                help="Directory for comparison_report.md/.html and "
+                                     "comparison_data.json."),
 ) -> None:
     """Compare two benches metric by metric (difference, 95% CI, significance)."""
     console = Console(stderr=True)
     rules = [parse_fail_if(e) for e in fail_if]  # bad expressions fail before any work
-    data = compare_benches(resolve_bench(a), resolve_bench(b), a, b)
+    bench_a, bench_b = resolve_bench(a), resolve_bench(b)
+    data = compare_benches(bench_a, bench_b, a, b)
     data.fail_if = evaluate_rules(data, rules)
-    md = write_comparison(data, output)
+    md = write_comparison(data, output, bench_a, bench_b)
     for row in data.rows:
         if row.scope == "global":
             e = row.estimate
@@ -40,7 +42,7 @@ def compare_command(
     for f in data.fail_if:
         console.print(f"--fail-if {f.expression}: {'TRIGGERED' if f.triggered else 'ok'} "
                       f"({f.detail})")
-    console.print(f"wrote {md} and comparison_data.json")
+    console.print(f"wrote {md}, {COMPARISON_HTML} and comparison_data.json")
     raise typer.Exit(1 if triggered else 0)
 
 

@@ -7,14 +7,44 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from aetherflow.bench.compare import ComparisonData
+from aetherflow.bench.compare import BenchRef, ComparisonData
+from aetherflow.bench.model import BenchmarkData
 from aetherflow.bench.runner import BENCH_DATA_FILE, load_benchmark_data
 from aetherflow.bench.sources import load_run_dir
 from aetherflow.errors import ConfigError
 from aetherflow.report import render_terminal, write_bench_reports
-from aetherflow.report.comparison import write_comparison
+from aetherflow.report.comparison import COMPARISON_HTML, write_comparison
 
 __all__ = ["register", "report_command"]
+
+
+def _load_side(path: Path) -> BenchmarkData | None:
+    try:
+        if (path / BENCH_DATA_FILE).is_file() or (path.is_file() and path.suffix == ".json"):
+            return load_benchmark_data(path)
+        if (path / "run.json").is_file():
+            return load_run_dir(path)
+    except (ConfigError, OSError):
+        return None
+    return None
+
+
+def _side_data(ref: BenchRef, directory: Path) -> BenchmarkData | None:
+    """The bench a comparison side was made from, when its source path still holds it.
+
+    Tried as given, relative to the comparison directory, and as a sibling of it by name
+    (``bench parallel`` keeps ``A/`` and ``B/`` there). Labels and history ids are not
+    looked up again: they may name a newer bench now. A bench whose task, label, provider
+    or run count differ from the stored side is not used.
+    """
+    source = Path(ref.source)
+    for candidate in (source, directory / source, directory / source.name):
+        data = _load_side(candidate)
+        if data is not None and (data.meta.task_id, data.meta.label, data.meta.provider,
+                                 len(data.measured_runs())) == (ref.task_id, ref.label,
+                                                                ref.provider, ref.runs):
+            return data
+    return None
 
 
 def report_command(
@@ -32,7 +62,11 @@ def report_command(
     elif (directory / "comparison_data.json").exists():
         cmp = ComparisonData.model_validate_json(
             (directory / "comparison_data.json").read_text(encoding="utf-8"))
-        console.print(f"wrote {write_comparison(cmp, directory)}")
+        a, b = _side_data(cmp.a, directory), _side_data(cmp.b, directory)
+        md = write_comparison(cmp, directory, a, b)
+        raw = "" if a is not None and b is not None else (
+            " (bench data of A/B not found: no distribution charts)")
+        console.print(f"wrote {md} and {COMPARISON_HTML}{raw}")
         return
     else:
         raise ConfigError(f"{directory}: no benchmark_data.json, run.json or "

@@ -24,6 +24,7 @@ __all__ = [
     "LatencyModelConfig",
     "ProviderProfile",
     "ReplyRule",
+    "cloud_profile",
     "load_profile",
     "profile_from_data",
 ]
@@ -191,3 +192,37 @@ def load_profile(path: str | Path) -> EmulatorProfile:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
     return profile_from_data(data, str(path))
+
+
+def cloud_profile(seed: int = 42) -> EmulatorProfile:
+    """A profile shaped like hosted providers, for benchmarks that need a "remote" side.
+
+    Latency: a few hundred ms to the first token plus a per-input-token prefill cost (so a
+    prefix-cache hit shortens TTFT), 15-30 ms per output token, with seeded jitter. These
+    are a model, not measurements of any provider. Prefix caching follows each provider's
+    documented convention and minimum cacheable prefix: OpenAI 1,024 tokens in 128-token
+    steps; Anthropic 1,024 (Claude Sonnet 4.5; Haiku 4.5 needs 4,096) and only at
+    ``cache_control`` markers; DeepSeek 64-token units; Gemini 2.5 implicit caching from
+    1,024 tokens. Mistral and Groq report no cached tokens here.
+    """
+    def provider(ttft: float, prefill: float, decode: float, jitter: float,
+                 block: int, minimum: int, enabled: bool = True) -> dict[str, object]:
+        return {"latency": {"ttft_base_ms": ttft, "prefill_ms_per_input_token": prefill,
+                            "decode_ms_per_output_token": decode, "ttft_jitter_ms": jitter,
+                            "decode_jitter_ms": 3, "jitter_distribution": "normal"},
+                "cache": {"enabled": enabled, "block_tokens": block,
+                          "min_cached_tokens": minimum, "cached_prefill_fraction": 0.1},
+                "default_output_tokens": 200}
+
+    return profile_from_data({
+        "seed": seed,
+        "default": provider(300, 0.05, 20, 40, 128, 1024),
+        "providers": {
+            "openai": provider(300, 0.05, 20, 40, 128, 1024),
+            "anthropic": provider(600, 0.08, 15, 80, 64, 1024),
+            "deepseek": provider(500, 0.06, 30, 100, 64, 64),
+            "gemini": provider(350, 0.04, 15, 50, 64, 1024),
+            "groq": provider(120, 0.01, 3, 20, 64, 0, enabled=False),
+            "mistral": provider(300, 0.05, 20, 40, 64, 0, enabled=False),
+        },
+    }, "<cloud profile>")

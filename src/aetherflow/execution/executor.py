@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,10 +21,10 @@ from pathlib import Path
 from aetherflow.errors import ProviderError
 from aetherflow.execution.attempt import AttemptOutcome, Pricer, run_attempt
 from aetherflow.execution.observer import NullObserver, RunObserver
-from aetherflow.execution.prompt import build_request, criterion_text
+from aetherflow.execution.prompt import build_request, criterion_text, defeat_prefix_cache
 from aetherflow.execution.rundir import RunDirectory
 from aetherflow.execution.workspace import write_step_files
-from aetherflow.metrics.records import CriterionResult, RunRecord, StepRecord
+from aetherflow.metrics.records import CriterionResult, PromptCacheMode, RunRecord, StepRecord
 from aetherflow.metrics.timeline import now_ns
 from aetherflow.plan.dag import critical_path
 from aetherflow.plan.models import Plan, Step
@@ -45,6 +46,9 @@ class ExecutionSettings:
     max_attempts: int = 3
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 30.0
+    #: ``off`` gives every attempt a unique first line so no prefix cache can serve it
+    #: (:func:`defeat_prefix_cache`); ``on``/``default`` send prompts unchanged.
+    prompt_cache: PromptCacheMode = "default"
 
 
 def backoff_delay(attempt: int, error: ProviderError, settings: ExecutionSettings,
@@ -168,8 +172,11 @@ class PlanExecutor:
         outcomes: list[AttemptOutcome] = []
         for k in range(1, self.settings.max_attempts + 1):
             remaining = (deadline - now_ns()) / 1e9
+            sent = request
+            if self.settings.prompt_cache == "off":
+                sent = defeat_prefix_cache(request, uuid.uuid4().hex[:12])
             outcome = await run_attempt(
-                provider, request, attempt_no=first + k - 1, step_id=step.id,
+                provider, sent, attempt_no=first + k - 1, step_id=step.id,
                 origin_ns=self._origin,
                 gate=self._gate, observer=self.observer, pricer=self.pricer,
                 timeout_s=max(remaining, 0.001),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from aetherflow.errors import PlanError
@@ -10,7 +11,7 @@ from aetherflow.plan.models import Plan, Step
 from aetherflow.providers.base import ChatMessage, ChatRequest
 
 __all__ = ["DEP_OUTPUT_LIMIT", "INPUT_FILE_LIMIT", "SYSTEM_PROMPT", "build_request",
-           "check_input_files", "criterion_text"]
+           "check_input_files", "criterion_text", "defeat_prefix_cache"]
 
 SYSTEM_PROMPT = (
     "You are a senior software engineer. Answer with complete, working code. "
@@ -66,14 +67,28 @@ def check_input_files(plan: Plan, plan_dir: Path, source: str = "<plan>") -> Non
                                 f"(paths are relative to the plan file)")
 
 
+def _shared_context(plan: Plan, step: Step, plan_dir: Path) -> str:
+    """The part of the prompt that steps of one plan share: instructions, task, input files.
+
+    It goes first (in the system message) so that steps reading the same inputs share a
+    long prompt prefix, which providers' prefix caches (and llama.cpp's KV reuse) can serve.
+    """
+    lines = [SYSTEM_PROMPT, "", f"Task: {plan.description}".rstrip()]
+    for name in step.context.input_files:
+        lines += ["", f"Input file `{name}`:", "```",
+                  _clip(_read_input(plan_dir, name, step), INPUT_FILE_LIMIT), "```"]
+    return "\n".join(lines)
+
+
 def build_request(
     plan: Plan, step: Step, dep_outputs: Mapping[str, str], *, plan_dir: Path,
     max_tokens: int, temperature: float,
 ) -> ChatRequest:
-    """The request for ``step``, carrying (bounded) dependency outputs and input files."""
+    """The request for ``step``: the shared context as the system message, then the step's
+    own instructions, criteria and (bounded) dependency outputs as the user message."""
     ctx = step.context
-    lines = [f"Task: {plan.description}".rstrip(), "", f"Step `{step.id}` ({step.type.value}): "
-             f"{step.description}", _GUIDANCE[step.type.value]]
+    lines = [f"Step `{step.id}` ({step.type.value}): {step.description}",
+             _GUIDANCE[step.type.value]]
     if ctx.language or ctx.framework:
         lines.append(f"Language: {ctx.language or '-'}; framework: {ctx.framework or '-'}.")
     if ctx.files:
@@ -81,13 +96,24 @@ def build_request(
     if step.validation_criteria:
         lines += ["", "The result must satisfy:"]
         lines += [f"- {criterion_text(c)}" for c in step.validation_criteria]
-    for name in ctx.input_files:
-        lines += ["", f"Input file `{name}`:", "```",
-                  _clip(_read_input(plan_dir, name, step), INPUT_FILE_LIMIT), "```"]
     for dep in step.dependencies:
         if dep in dep_outputs:
             lines += ["", f"Output of step `{dep}`:", _clip(dep_outputs[dep], DEP_OUTPUT_LIMIT)]
     return ChatRequest(
-        messages=(ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", "\n".join(lines))),
+        messages=(ChatMessage("system", _shared_context(plan, step, plan_dir)),
+                  ChatMessage("user", "\n".join(lines))),
         max_tokens=max_tokens, temperature=temperature, step_type=step.type.value,
     )
+
+
+def defeat_prefix_cache(request: ChatRequest, nonce: str) -> ChatRequest:
+    """``request`` with ``nonce`` as the very first text of its first message.
+
+    A prompt that differs from its first token on shares no prefix with any earlier prompt,
+    so no provider prefix cache (nor llama.cpp's KV reuse) can serve it: the "cache
+    defeated" baseline of ``--set cache=off``. The nonce costs a few input tokens, which
+    are counted like any other.
+    """
+    first, *rest = request.messages
+    tagged = ChatMessage(first.role, f"[request {nonce}]\n{first.content}")
+    return replace(request, messages=(tagged, *rest))

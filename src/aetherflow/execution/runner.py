@@ -20,7 +20,7 @@ from aetherflow.execution.observer import RunObserver
 from aetherflow.execution.prompt import check_input_files
 from aetherflow.execution.rundir import RunDirectory, default_run_dir
 from aetherflow.metrics.environment import capture_environment
-from aetherflow.metrics.records import RunConfig, RunRecord
+from aetherflow.metrics.records import PromptCacheMode, RunConfig, RunRecord
 from aetherflow.plan.loader import load_plan
 from aetherflow.plan.models import Plan, Step
 from aetherflow.providers.base import Provider, ProviderSettings, create_provider
@@ -50,6 +50,9 @@ class RunOptions:
     emulator_url: str | None = None
     fallbacks: tuple[str, ...] = ()
     provider_options: dict[str, Any] = field(default_factory=dict)
+    #: ``default`` (provider behaviour), ``on`` (use provider prompt caching) or ``off``
+    #: (defeat every prefix cache); see ``--set cache=`` in bench/overlay.py.
+    prompt_cache: PromptCacheMode = "default"
 
     def check(self) -> None:
         """Reject impossible values with one clear message."""
@@ -61,6 +64,8 @@ class RunOptions:
             raise ConfigError("--max-attempts must be at least 1")
         if self.step_timeout_s <= 0:
             raise ConfigError("--step-timeout must be positive")
+        if self.prompt_cache not in ("default", "on", "off"):
+            raise ConfigError("prompt cache must be default, on or off")
 
     def execution_settings(self) -> ExecutionSettings:
         """The executor's view of these options."""
@@ -68,6 +73,7 @@ class RunOptions:
             concurrency=self.concurrency, max_tokens=self.max_tokens,
             temperature=self.temperature, step_timeout_s=self.step_timeout_s,
             max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
+            prompt_cache=self.prompt_cache,
         )
 
 
@@ -167,7 +173,9 @@ async def run_plan_async(
                 base_url=getattr(provider, "base_url", None), concurrency=options.concurrency,
                 max_tokens=options.max_tokens, temperature=options.temperature,
                 step_timeout_s=options.step_timeout_s, max_attempts=options.max_attempts,
-                emulated=provider.emulated,
+                emulated=provider.emulated, prompt_cache=options.prompt_cache,
+                provider_options={k: v for k, v in options.provider_options.items()
+                                  if isinstance(v, (str, int, float, bool, list))},
             ),
         )
         executor = PlanExecutor(

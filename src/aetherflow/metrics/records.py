@@ -7,7 +7,7 @@ carries the reason in a sibling ``*_note`` / ``note`` field: it is never silentl
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,7 @@ __all__ = [
     "CostBreakdown",
     "CriterionResult",
     "Environment",
+    "PromptCacheMode",
     "Provenance",
     "RefusedFile",
     "RunConfig",
@@ -193,6 +194,10 @@ class Environment(_Model):
     packages: dict[str, str] = Field(default_factory=dict)
 
 
+#: How a run treats provider prompt caches: provider default, used, or defeated.
+PromptCacheMode = Literal["default", "on", "off"]
+
+
 class RunConfig(_Model):
     """The settings a run used (never secrets)."""
 
@@ -205,6 +210,10 @@ class RunConfig(_Model):
     step_timeout_s: float
     max_attempts: int
     emulated: bool = False
+    #: ``default``, ``on`` (provider prompt caching used) or ``off`` (defeated by a nonce).
+    prompt_cache: PromptCacheMode = "default"
+    #: Provider options the run set (e.g. llama.cpp ``server_args``); never secrets.
+    provider_options: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunRecord(_Model):

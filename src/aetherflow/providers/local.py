@@ -10,6 +10,14 @@ llama.cpp's server streams no ``usage``; tokens are measured with the model's ow
 server's ``/extras/tokenize`` endpoint for an external one. Counted: the output text, and the
 prompt rendered with SmolLM2's ChatML chat template, which reproduces the server's own
 ``prompt_tokens`` (tested against the server's non-streaming usage).
+
+Prefix-cache reuse (``cache_read``) is read from the embedded server's own log: llama.cpp
+prints ``Llama.generate: N prefix-match hit, remaining M prompt tokens to eval`` when it
+reuses the first N prompt tokens of its KV state (from the previous prompt, or from its RAM
+cache with ``--cache True``); no such line means the whole prompt was evaluated (0 reused).
+The log segment written while a request ran is attributed to that request only when no
+other request was in flight at the same time; otherwise the count is unknown, with that
+reason. For an external server (no log) it is unknown as well.
 """
 
 from __future__ import annotations
@@ -19,13 +27,15 @@ import atexit
 import contextlib
 import importlib.util
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +43,12 @@ import aiohttp
 
 from aetherflow.errors import ConfigError, ProviderUnavailableError
 from aetherflow.metrics.records import TokenCount, Usage
-from aetherflow.providers.base import ChatRequest, ProviderSettings
+from aetherflow.metrics.timeline import RequestTimeline
+from aetherflow.providers.base import ChatRequest, ProviderSettings, StreamEvent
 from aetherflow.providers.openai_compat import OpenAICompatibleProvider
 
 __all__ = ["DEFAULT_LOCAL_MODEL", "LocalProvider", "LocalServer", "default_model_path",
-           "render_chatml"]
+           "parse_prefix_reuse", "render_chatml"]
 
 DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -62,6 +73,29 @@ def render_chatml(request: ChatRequest) -> str:
         parts.insert(0, "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, "
                         "trained by Hugging Face<|im_end|>\n")
     return "".join(parts) + "<|im_start|>assistant\n"
+
+
+_PREFIX_HIT = re.compile(r"Llama\.generate: (\d+) prefix-match hit")
+
+
+def parse_prefix_reuse(log_segment: str) -> int | None:
+    """Prompt tokens llama.cpp reused from its KV state, from one request's server log.
+
+    ``None`` when the segment holds more than one generation (it cannot be attributed);
+    0 when the request evaluated its whole prompt (no ``prefix-match hit`` line).
+    """
+    hits = _PREFIX_HIT.findall(log_segment)
+    if len(hits) > 1:
+        return None
+    return int(hits[0]) if hits else 0
+
+
+@dataclass
+class _InFlight:
+    """One request's window on the server log."""
+
+    log_start: int
+    overlapped: bool = False
 
 
 @contextlib.contextmanager
@@ -148,6 +182,18 @@ class LocalServer:
             f"local llama.cpp server not ready after {self.startup_timeout_s:.0f}s"
         )
 
+    def log_size(self) -> int:
+        """Bytes the server has printed so far (a position in its log)."""
+        if self._log is None or self._log.closed:
+            return 0
+        return os.fstat(self._log.fileno()).st_size
+
+    def log_read(self, start: int, end: int) -> str:
+        """The server log between two positions from :meth:`log_size`."""
+        if self._log is None or self._log.closed or end <= start:
+            return ""
+        return os.pread(self._log.fileno(), end - start, start).decode("utf-8", "replace")
+
     def log_tail(self, n: int = 600) -> str:
         """The last ``n`` bytes the server printed (for error messages)."""
         if self._log is None or self._log.closed:
@@ -186,6 +232,8 @@ class LocalProvider(OpenAICompatibleProvider):
     def __init__(self, settings: ProviderSettings) -> None:
         self._server: LocalServer | None = None
         self._tokenizer: Any = None
+        self._in_flight: list[_InFlight] = []
+        self._prefix_reuse: dict[int, TokenCount] = {}
         external = settings.base_url or os.environ.get("AETHERFLOW_LOCAL_URL")
         self._external = external.rstrip("/").removesuffix("/v1") if external else None
         options = {"stream_usage": False, **settings.options}
@@ -235,6 +283,38 @@ class LocalProvider(OpenAICompatibleProvider):
                                         vocab_only=True, verbose=False)
         return self._tokenizer
 
+    async def stream(
+        self, request: ChatRequest, timeline: RequestTimeline
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream as any OpenAI-compatible server, then read this request's prefix reuse
+        from the embedded server's log (see the module docstring)."""
+        server = self._server
+        if server is None:
+            async for event in super().stream(request, timeline):
+                yield event
+            return
+        mine = _InFlight(log_start=server.log_size(), overlapped=bool(self._in_flight))
+        for other in self._in_flight:
+            other.overlapped = True
+        self._in_flight.append(mine)
+        try:
+            async for event in super().stream(request, timeline):
+                yield event
+        finally:
+            self._in_flight.remove(mine)
+            self._prefix_reuse[id(request)] = self._reuse_count(server, mine)
+
+    @staticmethod
+    def _reuse_count(server: LocalServer, window: _InFlight) -> TokenCount:
+        if window.overlapped:
+            return TokenCount.unknown("another request ran at the same time: the llama.cpp "
+                                      "server log cannot be attributed (use concurrency 1)")
+        value = parse_prefix_reuse(server.log_read(window.log_start, server.log_size()))
+        if value is None:
+            return TokenCount.unknown("several generations in one request's log window")
+        return TokenCount(value=value, provenance="server",
+                          note="llama.cpp server log ('prefix-match hit'; none = 0)")
+
     async def _tokenize(self, text: str) -> int:
         # In-process for the embedded model: a /extras/tokenize call would queue behind the
         # server's generation lock and inflate the step times it is measuring.
@@ -251,10 +331,12 @@ class LocalProvider(OpenAICompatibleProvider):
         except (aiohttp.ClientError, OSError, KeyError, TimeoutError):
             return None
         note = "llama.cpp tokenizer" if self._server else "llama.cpp /extras/tokenize"
+        reuse = self._prefix_reuse.pop(id(request), None) or TokenCount.unknown(
+            "external llama.cpp server: its log (prefix-match hits) is not readable")
         return Usage(
             input=TokenCount(value=n_in, provenance="tokenizer", note=note + " on ChatML prompt"),
             output=TokenCount(value=n_out, provenance="tokenizer", note=note + " on output text"),
-            cache_read=TokenCount.unknown("llama.cpp server does not report prefix-cache reuse"),
+            cache_read=reuse,
             cache_write=TokenCount(value=0, provenance="server",
                                    note="no cache-write concept on llama.cpp"),
         )

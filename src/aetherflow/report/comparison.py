@@ -1,4 +1,4 @@
-"""``comparison_report.md``: the Markdown view of a :class:`ComparisonData`."""
+"""``comparison_report.md`` (and its HTML twin): the views of a :class:`ComparisonData`."""
 
 from __future__ import annotations
 
@@ -6,19 +6,39 @@ from itertools import groupby
 from pathlib import Path
 
 from aetherflow.bench.compare import BenchRef, ComparisonData, MetricComparison
+from aetherflow.bench.model import BenchmarkData
 from aetherflow.report.format import fmt_pct
 from aetherflow.report.markdown import md_table
 
-__all__ = ["COMPARISON_MD", "render_comparison_markdown", "write_comparison"]
+__all__ = [
+    "COMPARISON_HTML",
+    "COMPARISON_MD",
+    "METHOD_NOTE",
+    "ROW_HEADER",
+    "SIDE_HEADER",
+    "render_comparison_markdown",
+    "row_cells",
+    "side_cells",
+    "write_comparison",
+]
 
 COMPARISON_MD = "comparison_report.md"
+COMPARISON_HTML = "comparison_report.html"
+
+SIDE_HEADER = ["side", "source", "label", "task", "provider", "model", "emulated", "runs",
+               "overlay"]
+ROW_HEADER = ["metric", "A", "B", "B − A", "relative", "95% CI", "significant", "n A/B", "note"]
+METHOD_NOTE = ("Differences are B − A. CIs are 95 %: percentile bootstrap (2000 resamples, "
+               "seed 0) of the mean or median for samples, Newcombe's score interval for rates. "
+               "'significant' means the CI excludes 0.")
 
 
 def _g(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.4g}"
 
 
-def _row(r: MetricComparison) -> list[str]:
+def row_cells(r: MetricComparison) -> list[str]:
+    """The cells of one comparison row (columns of :data:`ROW_HEADER`)."""
     e = r.estimate
     ci = "n/a" if e.ci_low is None or e.ci_high is None else f"[{_g(e.ci_low)}, {_g(e.ci_high)}]"
     sig = {True: "yes", False: "no (CI includes 0)", None: "n/a"}[e.significant]
@@ -27,7 +47,8 @@ def _row(r: MetricComparison) -> list[str]:
             ci, sig, f"{e.n_a}/{e.n_b}", e.note or ""]
 
 
-def _side(name: str, ref: BenchRef) -> list[str]:
+def side_cells(name: str, ref: BenchRef) -> list[str]:
+    """The cells of one side of the comparison (columns of :data:`SIDE_HEADER`)."""
     overlay = ", ".join(f"{k}={v}" for k, v in ref.overlay.items()) or "none"
     return [name, ref.source, ref.label or "-", ref.task_id, ref.provider, ref.model or "n/a",
             "yes" if ref.emulated else "no", str(ref.runs), overlay]
@@ -37,15 +58,11 @@ def render_comparison_markdown(data: ComparisonData) -> str:
     """The comparison as Markdown: one table per scope, then the --fail-if outcomes."""
     parts = [
         "# Comparison: B against baseline A",
-        md_table(["side", "source", "label", "task", "provider", "model", "emulated", "runs",
-                  "overlay"], [_side("A", data.a), _side("B", data.b)]),
-        "Differences are B − A. CIs are 95 %: percentile bootstrap (2000 resamples, seed 0) "
-        "of the mean or median for samples, Newcombe's score interval for rates. "
-        "'significant' means the CI excludes 0.",
+        md_table(SIDE_HEADER, [side_cells("A", data.a), side_cells("B", data.b)]),
+        METHOD_NOTE,
     ]
-    header = ["metric", "A", "B", "B − A", "relative", "95% CI", "significant", "n A/B", "note"]
     for scope, rows in groupby(data.rows, key=lambda r: r.scope):
-        parts.append(f"## {scope}\n\n" + md_table(header, [_row(r) for r in rows]))
+        parts.append(f"## {scope}\n\n" + md_table(ROW_HEADER, [row_cells(r) for r in rows]))
     if data.fail_if:
         lines = [f"- `{f.expression}`: {'TRIGGERED' if f.triggered else 'ok'} — {f.detail}"
                  for f in data.fail_if]
@@ -53,11 +70,22 @@ def render_comparison_markdown(data: ComparisonData) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_comparison(data: ComparisonData, out_dir: Path) -> Path:
-    """Write ``comparison_data.json`` and ``comparison_report.md``; return the md path."""
+def write_comparison(data: ComparisonData, out_dir: Path, a: BenchmarkData | None = None,
+                     b: BenchmarkData | None = None) -> Path:
+    """Write ``comparison_data.json``, ``comparison_report.md`` and ``comparison_report.html``.
+
+    ``a`` and ``b`` are the benches compared, when the caller has them: the HTML then also
+    draws their TTFT/TTR distributions and makespans (the JSON holds no raw samples).
+    Returns the Markdown path.
+    """
+    # Imported here: the HTML view reuses this module's table cells.
+    from aetherflow.report.comparison_html import render_comparison_html
+
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "comparison_data.json").write_text(data.model_dump_json(indent=2),
                                                   encoding="utf-8")
     md = out_dir / COMPARISON_MD
     md.write_text(render_comparison_markdown(data), encoding="utf-8")
+    (out_dir / COMPARISON_HTML).write_text(render_comparison_html(data, a, b),
+                                           encoding="utf-8")
     return md

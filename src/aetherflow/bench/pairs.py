@@ -1,0 +1,116 @@
+"""Two benches of one plan that differ in one named thing, compared: the building block of
+the focused benchmarks (``bench parallel``, ``speculative``, ``prompt-cache``, ``slm-local``).
+
+Each side is a full bench (``<dir>/A`` and ``<dir>/B`` with every report file);
+``<dir>/comparison_report.*`` holds every metric's B − A difference with its 95 % CI.
+:func:`headline_table` picks the metrics a focused benchmark is about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from aetherflow.bench.compare import ComparisonData, compare_benches
+from aetherflow.bench.model import BenchmarkData
+from aetherflow.bench.runner import BenchSpec
+from aetherflow.execution.runner import RunOptions
+from aetherflow.metrics.stats import DiffEstimate
+from aetherflow.report.comparison import write_comparison
+from aetherflow.report.format import fmt_num, fmt_pct
+from aetherflow.report.markdown import md_table
+
+__all__ = ["Executor", "HeadlineRow", "Pair", "Side", "bench_pair", "headline_rows",
+           "headline_table"]
+
+#: Runs one bench and writes its reports (the CLI passes one with progress bars).
+Executor = Callable[[BenchSpec], BenchmarkData]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One variant: its overlay (``--set``), run options and bench label."""
+
+    overlay: dict[str, str]
+    options: RunOptions = field(default_factory=RunOptions)
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Both benches of a pair and their comparison."""
+
+    title: str
+    directory: Path
+    a: BenchmarkData
+    b: BenchmarkData
+    comparison: ComparisonData
+
+
+def bench_pair(title: str, plan: Path, directory: Path, repeats: int, side_a: Side,
+               side_b: Side, execute: Executor,
+               before_each: Callable[[], None] | None = None) -> Pair:
+    """Bench A then B into ``directory/A`` and ``directory/B``, compare, write the reports.
+
+    ``before_each`` runs before each side (e.g. to reset an emulator's cache), so B does
+    not start with state A left behind.
+    """
+    datas: list[BenchmarkData] = []
+    for name, side in (("A", side_a), ("B", side_b)):
+        if before_each is not None:
+            before_each()
+        datas.append(execute(BenchSpec(plan=plan, output=directory / name, repeats=repeats,
+                                       options=side.options, overlay=side.overlay,
+                                       label=side.label)))
+    cmp = compare_benches(datas[0], datas[1], str(directory / "A"), str(directory / "B"))
+    write_comparison(cmp, directory, datas[0], datas[1])
+    return Pair(title=title, directory=directory, a=datas[0], b=datas[1], comparison=cmp)
+
+
+class HeadlineRow(BaseModel):
+    """One metric of one pair, as shown in a focused benchmark's headline table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pair: str
+    metric: str
+    description: str
+    estimate: DiffEstimate
+
+
+def headline_rows(pairs: Sequence[Pair], metrics: Sequence[str],
+                  scope: str = "global") -> list[HeadlineRow]:
+    """The chosen ``metrics`` of every pair (metrics not compared are skipped)."""
+    rows: list[HeadlineRow] = []
+    for pair in pairs:
+        for metric in metrics:
+            row = pair.comparison.row(metric, scope)
+            if row is not None:
+                rows.append(HeadlineRow(pair=pair.title, metric=metric,
+                                        description=row.description, estimate=row.estimate))
+    return rows
+
+
+def _g(value: float | None, digits: int) -> str:
+    """``digits`` decimals, or 3 significant digits for tiny non-zero values (costs)."""
+    if value is not None and value != 0 and abs(value) < 10 ** (1 - digits):
+        return f"{value:.3g}"
+    return fmt_num(value, digits)
+
+
+def headline_table(rows: Sequence[HeadlineRow], digits: int = 2) -> str:
+    """Markdown table: pair, metric, A, B, B − A, relative, 95 % CI, significant, n."""
+    body = []
+    for r in rows:
+        e = r.estimate
+        ci = ("n/a" + (f" ({e.note})" if e.note else "") if e.ci_low is None
+              or e.ci_high is None else f"[{_g(e.ci_low, digits)}, {_g(e.ci_high, digits)}]")
+        sig = {True: "yes", False: "no", None: "n/a"}[e.significant]
+        body.append([r.pair, r.metric, _g(e.a_value, digits), _g(e.b_value, digits),
+                     _g(e.difference, digits), fmt_pct(e.relative_difference), ci, sig,
+                     f"{e.n_a}/{e.n_b}"])
+    return md_table(["pair", "metric", "A", "B", "B − A", "relative", "95% CI",
+                     "significant", "n A/B"], body)

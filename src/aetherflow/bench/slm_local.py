@@ -1,0 +1,116 @@
+"""``bench slm-local``: the embedded small model (A) against a remote provider (B).
+
+Both sides run the same plan with the same ``--set`` overlay. A is SmolLM2-135M on the
+embedded llama.cpp server (cost 0: no per-token price). B is ``--remote`` (default
+``openai``):
+
+* real, when the provider's key is set (``--real``, or by default when the key exists);
+* emulated, with ``--emulated`` or by default when no key is set: the provider emulator
+  runs in a child process with :func:`~aetherflow.emulator.profile.cloud_profile` (or
+  ``--emulator-profile``), saved as ``emulator_profile.json``. B's latency is then the
+  emulator's model, its tokens the emulator's counts, its cost the provider's list price
+  for them; every record says ``emulated``.
+
+Success is step success (the request completed with non-empty output). Whether the code is
+correct is not judged yet (validation criteria are reported unchecked), so quality is n/a;
+the report says so instead of calling a completed request a correct one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from aetherflow.bench.pairs import Executor, Pair, Side, bench_pair, headline_rows, headline_table
+from aetherflow.errors import ConfigError, MissingKeyError
+from aetherflow.execution.runner import RunOptions
+
+__all__ = ["SLM_METRICS", "remote_key_available", "run_slm_local"]
+
+SLM_METRICS: tuple[str, ...] = (
+    "success_rate", "ttft_p50", "ttr_mean", "tpot_mean", "makespan", "output_tokens_mean",
+    "cost_total",
+)
+
+
+def remote_key_available(provider: str, config_path: Path | None = None) -> bool:
+    """Whether ``provider`` can be called for real (its key is set); unknown names raise."""
+    from aetherflow.config import resolve_provider_settings
+
+    try:
+        resolve_provider_settings(provider, config_path=config_path)
+    except MissingKeyError:
+        return False
+    return True
+
+
+def run_slm_local(
+    plan: Path, out: Path, repeats: int, overlay: Mapping[str, str], execute: Executor, *,
+    remote: str = "openai", emulated: bool | None = None, model: str | None = None,
+    emulator_profile: Path | None = None, config_path: Path | None = None,
+) -> Path:
+    """Bench local (A) and ``remote`` (B); write ``slm_local_report.md`` and
+    ``slm_local_data.json`` into ``out``; return the report's path.
+
+    ``emulated`` None means: emulate exactly when the remote's key is not set.
+    """
+    from aetherflow.emulator.process import run_emulator_in_subprocess
+    from aetherflow.emulator.profile import cloud_profile, load_profile
+
+    if "provider" in overlay or "model" in overlay:
+        raise ConfigError("bench slm-local chooses the providers itself; use --remote/--model")
+    if remote == "local":
+        raise ConfigError("bench slm-local: --remote must be another provider than local")
+    real_ok = remote_key_available(remote, config_path)
+    if emulated is False and not real_ok:
+        from aetherflow.config import resolve_provider_settings
+
+        # --real without a key: this raises the MissingKeyError that names the variable
+        resolve_provider_settings(remote, config_path=config_path)
+    use_emulator = (not real_ok) if emulated is None else emulated
+    out.mkdir(parents=True, exist_ok=True)
+    local = Side(dict(overlay), RunOptions(provider="local", config_path=config_path),
+                 "slm-local-local")
+    if not use_emulator:
+        remote_side = Side(dict(overlay), RunOptions(provider=remote, model=model,
+                                                     config_path=config_path),
+                           f"slm-local-{remote}")
+        pair = bench_pair(f"local vs {remote}", plan, out, repeats, local, remote_side,
+                          execute)
+        return _write(out, pair, emulated=False)
+    profile = load_profile(emulator_profile) if emulator_profile else cloud_profile()
+    profile_path = out / "emulator_profile.json"
+    profile_path.write_text(profile.model_dump_json(indent=2), encoding="utf-8")
+    with run_emulator_in_subprocess(profile_path) as emu:
+        remote_side = Side(dict(overlay), RunOptions(provider=remote, model=model,
+                                                     emulator_url=emu.url),
+                           f"slm-local-emulated-{remote}")
+        pair = bench_pair(f"local vs emulated {remote}", plan, out, repeats, local,
+                          remote_side, execute)
+    return _write(out, pair, emulated=True)
+
+
+def _write(out: Path, pair: Pair, *, emulated: bool) -> Path:
+    rows = headline_rows([pair], SLM_METRICS)
+    b = pair.b.meta
+    caveat = ("B is **emulated**: its latency is the emulator's model (emulator_profile.json), "
+              "its token counts the emulator's, its cost the provider's list price for them. "
+              "Use a real key (and --real) to measure the provider itself."
+              if emulated else "B is the real provider, called with your key.")
+    lines = [
+        f"# Focused benchmark: small local model vs {b.provider}", "",
+        f"A = embedded {pair.a.meta.model or 'local model'} (llama.cpp, this machine); "
+        f"B = {b.provider} {b.model or ''}. {caveat}", "",
+        "Success = the step's request completed with output. Code correctness is not "
+        "judged yet (criteria are reported unchecked), so quality is n/a.", "",
+        headline_table(rows), "",
+        "Details: A/ and B/ hold each bench's reports; comparison_report.* every metric, "
+        "per provider and per task type.",
+    ]
+    report = out / "slm_local_report.md"
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = {"kind": "slm-local", "remote": b.provider, "model": b.model, "emulated": emulated,
+            "headline": [r.model_dump() for r in rows]}
+    (out / "slm_local_data.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return report

@@ -1,0 +1,334 @@
+"""``comparison_report.html``: side-by-side charts of a comparison (two benches) or a suite.
+
+Like ``benchmark_report.html`` the page is self-contained: plotly.js is inlined once
+(``include_plotlyjs=True`` on the first chart only), no CDN, it opens offline. It carries the
+same tables as ``comparison_report.md`` (built from the same cells).
+
+Comparison charts (global scope):
+
+* relative change ``(B − A) / A`` per metric in %, with the 95 % CI of ``B − A`` converted
+  to % of A; one shared axis is fine here because every metric is in % of its own baseline.
+  Metrics whose baseline is 0 or not measured are listed as n/a, a missing CI says "CI n/a";
+* one small-multiple panel per metric (its own unit, its own axis): A, B and ``B − A`` with
+  the CI as asymmetric error bar; ★ marks a significant difference (CI excludes 0);
+* with the raw :class:`BenchmarkData` of both sides: TTFT and TTR distributions per side
+  and provider, and the makespan of every measured run, A next to B.
+
+Suite charts: step success rate, makespan mean, TTFT p50 and cost total per plan × variant.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import textwrap
+from collections.abc import Callable, Sequence
+from itertools import groupby
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.subplots import make_subplots
+
+from aetherflow.bench.compare import ComparisonData, MetricComparison
+from aetherflow.bench.model import BenchmarkData
+from aetherflow.bench.suite import (
+    SUITE_HEADER,
+    VARIANT_COMPARISON_HEADER,
+    SuiteEntry,
+    suite_row,
+    suite_totals,
+    variant_comparisons,
+)
+from aetherflow.report.comparison import (
+    METHOD_NOTE,
+    ROW_HEADER,
+    SIDE_HEADER,
+    row_cells,
+    side_cells,
+)
+from aetherflow.report.html import _CSS, _note, _table
+from aetherflow.report.series import latency_samples
+
+__all__ = ["render_comparison_html", "render_suite_html"]
+
+_SIDE_COLOUR = {"A": "#1f77b4", "B": "#ff7f0e"}
+_SIGNIFICANT = "#6a1b9a"
+_NOT_SIGNIFICANT = "#90a4ae"
+_NO_CI = "#cfd8dc"
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+            "#7f7f7f", "#bcbd22", "#17becf")
+_PANELS_PER_ROW = 4
+_CSS_EXTRA = ".triggered{color:#c62828;font-weight:bold}.ok{color:#2e7d32}"
+
+
+def _has_ci(r: MetricComparison) -> bool:
+    return r.estimate.ci_low is not None and r.estimate.ci_high is not None
+
+
+def _pct_of_a(r: MetricComparison) -> tuple[float, float | None, float | None] | None:
+    """``(relative %, CI low %, CI high %)`` of a row; None when A is 0 or not measured."""
+    e = r.estimate
+    if e.relative_difference is None or not e.a_value:
+        return None
+    rel = 100 * e.relative_difference
+    if e.ci_low is None or e.ci_high is None:
+        return rel, None, None
+    low, high = sorted((100 * e.ci_low / e.a_value, 100 * e.ci_high / e.a_value))
+    return rel, low, high
+
+
+def _unmeasured(r: MetricComparison) -> str | None:
+    """Why a side has no value (``not measured on A`` ...), or None when both have one."""
+    sides = [s for s, v in (("A", r.estimate.a_value), ("B", r.estimate.b_value)) if v is None]
+    return None if not sides else "not measured on " + " and ".join(sides)
+
+
+def _relative_label(r: MetricComparison) -> str:
+    pct = _pct_of_a(r)
+    if pct is None:
+        return f"n/a ({_unmeasured(r) or 'baseline A is 0'})"
+    rel, low, high = pct
+    ci = "CI n/a" if low is None or high is None else f"CI [{low:+.1f}, {high:+.1f}]"
+    return f"{rel:+.1f}%  {ci}" + ("  ★" if r.estimate.significant else "")
+
+
+def _relative_figure(rows: Sequence[MetricComparison]) -> go.Figure:
+    fig = go.Figure()
+    order = [r.metric for r in rows]
+    groups: dict[str, tuple[str, list[MetricComparison]]] = {
+        "significant (CI excludes 0) ★": (_SIGNIFICANT, []),
+        "not significant (CI includes 0)": (_NOT_SIGNIFICANT, []),
+        "CI n/a": (_NO_CI, []),
+    }
+    for r in rows:
+        if _pct_of_a(r) is None:
+            continue
+        if not _has_ci(r):
+            groups["CI n/a"][1].append(r)
+        elif r.estimate.significant:
+            groups["significant (CI excludes 0) ★"][1].append(r)
+        else:
+            groups["not significant (CI includes 0)"][1].append(r)
+    for name, (colour, members) in groups.items():
+        if not members:
+            continue
+        pcts = [p for p in (_pct_of_a(r) for r in members) if p is not None]
+        fig.add_trace(go.Bar(
+            x=[p[0] for p in pcts], y=[r.metric for r in members], orientation="h", name=name,
+            marker_color=colour, customdata=[r.description for r in members],
+            hovertemplate="%{y}: %{x:+.2f}% of A<br>%{customdata}<extra></extra>",
+            error_x={"type": "data", "symmetric": False, "color": "#333",
+                     "array": [None if p[2] is None else p[2] - p[0] for p in pcts],
+                     "arrayminus": [None if p[1] is None else p[0] - p[1] for p in pcts],
+                     "visible": name != "CI n/a"}))
+    for r in rows:  # a value column right of the plot: the change, its CI, or why n/a
+        fig.add_annotation(text=_relative_label(r), x=1.01, y=r.metric, xref="paper", yref="y",
+                           xanchor="left", showarrow=False,
+                           font={"size": 11,
+                                 "color": "#888" if _pct_of_a(r) is None else "#333"})
+    fig.update_layout(
+        title="Relative change (B − A) / A per metric, %, with the 95% CI of B − A in % of A",
+        xaxis_title="% of A", barmode="overlay", margin={"r": 260},
+        yaxis={"categoryorder": "array", "categoryarray": order, "autorange": "reversed",
+               "type": "category"},
+        height=max(300, 28 * len(order) + 160), legend={"orientation": "h", "y": -0.15})
+    fig.add_vline(x=0, line_color="#333", line_width=1)
+    return fig if fig.data else _note(fig, "n/a: no relative change could be computed")
+
+
+def _panel_title(r: MetricComparison) -> str:
+    e = r.estimate
+    if e.a_value is None or e.b_value is None:
+        return f"{r.metric} (n/a)"
+    if not _has_ci(r):
+        return f"{r.metric} (CI n/a)"
+    return r.metric + (" ★" if e.significant else "")
+
+
+def _panels_figure(rows: Sequence[MetricComparison]) -> go.Figure:
+    n_rows = max(1, math.ceil(len(rows) / _PANELS_PER_ROW))
+    fig = make_subplots(rows=n_rows, cols=_PANELS_PER_ROW,
+                        subplot_titles=[_panel_title(r) for r in rows],
+                        vertical_spacing=0.5 / n_rows, horizontal_spacing=0.07)
+    for i, r in enumerate(rows):
+        row, col = i // _PANELS_PER_ROW + 1, i % _PANELS_PER_ROW + 1
+        e = r.estimate
+        fig.add_trace(go.Bar(
+            x=["A", "B"], y=[e.a_value, e.b_value], showlegend=False,
+            marker_color=[_SIDE_COLOUR["A"], _SIDE_COLOUR["B"]],
+            hovertemplate=f"{html.escape(r.description)}<br>%{{x}} = %{{y:.4g}}<extra></extra>"),
+            row=row, col=col)
+        ci = _has_ci(r)
+        colour = _SIGNIFICANT if e.significant else (_NOT_SIGNIFICANT if ci else _NO_CI)
+        error = {"type": "data", "symmetric": False, "color": "#333",
+                 "array": [(e.ci_high or 0.0) - (e.difference or 0.0)],
+                 "arrayminus": [(e.difference or 0.0) - (e.ci_low or 0.0)], "visible": ci}
+        ci_text = (f"95% CI [{e.ci_low:.4g}, {e.ci_high:.4g}]"
+                   if e.ci_low is not None and e.ci_high is not None else "95% CI n/a")
+        fig.add_trace(go.Bar(
+            x=["B − A"], y=[e.difference], showlegend=False, marker_color=colour,
+            error_y=error,
+            hovertemplate=f"B − A = %{{y:.4g}}<br>{ci_text}<extra></extra>"),
+            row=row, col=col)
+        if e.a_value is None or e.b_value is None:  # nothing to draw: say why, centred
+            axis = "" if i == 0 else str(i + 1)
+            why = html.escape(f"n/a: {_unmeasured(r)}" + (f" ({e.note})" if e.note else ""))
+            fig.add_annotation(text="<br>".join(textwrap.wrap(why, 30)), showarrow=False,
+                               x=0.5, y=0.5, xref=f"x{axis} domain", yref=f"y{axis} domain",
+                               font={"color": "#888", "size": 11})
+        fig.add_hline(y=0, line_color="#333", line_width=1, row=row, col=col)
+    fig.update_layout(
+        title="A, B and B − A per metric (each in its own unit); error bar = 95% CI of "
+              "B − A; ★ = significant; (CI n/a) = no interval",
+        height=260 * n_rows + 80, bargap=0.3)
+    return fig if rows else _note(fig, "n/a: no global comparison rows")
+
+
+def _distribution_figure(a: BenchmarkData, b: BenchmarkData) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("TTFT (ms)", "TTR (ms)"))
+    shown: set[str] = set()
+    for col, metric in ((1, "ttft_ms"), (2, "ttr_ms")):
+        drawn = False
+        for side, data in (("A", a), ("B", b)):
+            for provider, values in latency_samples(data, metric).items():
+                drawn = True
+                fig.add_trace(go.Box(
+                    y=values, name=f"{side} · {provider}", boxmean=True, boxpoints="all",
+                    jitter=0.4, pointpos=0, marker_color=_SIDE_COLOUR[side], legendgroup=side,
+                    showlegend=side not in shown), row=1, col=col)
+                shown.add(side)
+        if not drawn:
+            axis = "" if col == 1 else str(col)
+            fig.add_annotation(text="n/a: not measured", showarrow=False, x=0.5, y=0.5,
+                               xref=f"x{axis} domain", yref=f"y{axis} domain")
+    fig.update_layout(title="TTFT and TTR per side and provider (ms, all attempts)",
+                      yaxis_title="ms", yaxis2_title="ms")
+    return fig if fig.data else _note(fig, "n/a: no latency measured on either side")
+
+
+def _makespan_figure(a: BenchmarkData, b: BenchmarkData) -> go.Figure:
+    fig = go.Figure()
+    missing: list[str] = []
+    for side, data in (("A", a), ("B", b)):
+        runs = data.measured_runs()
+        xs = [f"run {i}" for i in range(1, len(runs) + 1)]
+        ys = [r.makespan_ms for r in runs]
+        missing += [f"{side} {x}" for x, y in zip(xs, ys, strict=True) if y is None]
+        if any(y is not None for y in ys):
+            fig.add_trace(go.Bar(
+                x=xs, y=ys, name=side, marker_color=_SIDE_COLOUR[side],
+                customdata=[r.run_id for r in runs],
+                hovertemplate=f"{side} %{{x}} (%{{customdata}}): %{{y:.0f}} ms<extra></extra>"))
+            measured = [y for y in ys if y is not None]
+            fig.add_hline(y=sum(measured) / len(measured), line_dash="dot",
+                          line_color=_SIDE_COLOUR[side], annotation_text=f"{side} mean",
+                          annotation_position="top left" if side == "A" else "top right")
+    fig.update_layout(title="Makespan per measured run, A vs B (ms; dotted: mean)",
+                      barmode="group", yaxis_title="ms")
+    if missing:
+        fig.add_annotation(text="n/a (no makespan): " + ", ".join(missing), showarrow=False,
+                           x=0, y=1.02, xref="paper", yref="paper", xanchor="left",
+                           yanchor="bottom", font={"color": "#888"})
+    return fig if fig.data else _note(fig, "n/a: no run has a makespan")
+
+
+def _charts(figures: Sequence[go.Figure]) -> str:
+    return "".join(pio.to_html(fig, full_html=False, include_plotlyjs=(i == 0),
+                               div_id=f"chart-{i}", config={"responsive": True})
+                   for i, fig in enumerate(figures))
+
+
+def _page(title: str, body: str) -> str:
+    t = html.escape(title)
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{t}</title>"
+            f"<style>{_CSS}{_CSS_EXTRA}</style></head><body><h1>{t}</h1>{body}</body></html>\n")
+
+
+def render_comparison_html(data: ComparisonData, a: BenchmarkData | None = None,
+                           b: BenchmarkData | None = None) -> str:
+    """The whole self-contained ``comparison_report.html`` of B against the baseline A.
+
+    ``a`` and ``b`` are the raw benches; with both, the page also shows the TTFT/TTR
+    distributions and the makespan per run side by side. Without them it says why not.
+    """
+    rows = [r for r in data.rows if r.scope == "global"]
+    figures = [_relative_figure(rows), _panels_figure(rows)]
+    if a is not None and b is not None:
+        figures += [_distribution_figure(a, b), _makespan_figure(a, b)]
+        raw = ""
+    else:
+        raw = ("<p class='na'>n/a: TTFT/TTR distributions and makespan per run need both "
+               "benches' data (comparison_data.json holds no raw samples).</p>")
+    sides = _table(SIDE_HEADER, [side_cells("A", data.a), side_cells("B", data.b)])
+    scopes = "".join(f"<h3>{html.escape(scope)}</h3>"
+                     + _table(ROW_HEADER, [row_cells(r) for r in scope_rows])
+                     for scope, scope_rows in groupby(data.rows, key=lambda r: r.scope))
+    fail_if = ""
+    if data.fail_if:
+        items = "".join(
+            f"<li><code>{html.escape(f.expression)}</code>: "
+            + ("<span class='triggered'>TRIGGERED</span>" if f.triggered
+               else "<span class='ok'>ok</span>")
+            + f" — {html.escape(f.detail)}</li>" for f in data.fail_if)
+        fail_if = f"<h2>--fail-if</h2><ul>{items}</ul>"
+    body = (f"{sides}<p>{html.escape(METHOD_NOTE)}</p>{fail_if}"
+            f"<h2>Charts (global scope)</h2>{raw}{_charts(figures)}"
+            f"<h2>Every scope</h2>{scopes}")
+    return _page("Comparison: B against baseline A", body)
+
+
+def _suite_labels(entries: Sequence[SuiteEntry]) -> list[str]:
+    """``task · variant`` per bench; a repeated one gets its plan file appended."""
+    labels = [f"{e.data.meta.task_id} · {e.variant}" for e in entries]
+    return [f"{lab} ({e.plan})" if labels.count(lab) > 1 else lab
+            for lab, e in zip(labels, entries, strict=True)]
+
+
+def _suite_figure(entries: Sequence[SuiteEntry], title: str, axis: str,
+                  value: Callable[[SuiteEntry], float | None], fmt: str) -> go.Figure:
+    """Bars per plan × variant (one colour per variant); n/a written where not measured."""
+    labels = _suite_labels(entries)
+    variants = list(dict.fromkeys(e.variant for e in entries))
+    fig = go.Figure()
+    for k, variant in enumerate(variants):
+        members = [(lab, e) for lab, e in zip(labels, entries, strict=True)
+                   if e.variant == variant]
+        fig.add_trace(go.Bar(
+            x=[lab for lab, _ in members], y=[value(e) for _, e in members], name=variant,
+            marker_color=_PALETTE[k % len(_PALETTE)],
+            hovertemplate=f"%{{x}}: %{{y:{fmt}}}<extra>{html.escape(variant)}</extra>"))
+    missing = [lab for lab, e in zip(labels, entries, strict=True) if value(e) is None]
+    for lab in missing:
+        fig.add_annotation(text="n/a", x=lab, y=0, yanchor="bottom", yshift=2,
+                           showarrow=False, font={"color": "#888"})
+    fig.update_layout(title=title, yaxis_title=axis, barmode="overlay", legend_title="variant",
+                      xaxis={"categoryorder": "array", "categoryarray": labels})
+    if entries and len(missing) == len(entries):
+        fig.update_yaxes(range=[0, 1])
+        return _note(fig, "n/a: not measured in any bench")
+    return fig if entries else _note(fig, "n/a: no bench")
+
+
+def render_suite_html(entries: Sequence[SuiteEntry]) -> str:
+    """The whole self-contained ``comparison_report.html`` of a suite (plan × variant)."""
+    figures = [
+        _suite_figure(entries, "Step success rate (failed plans kept)", "%",
+                      lambda e: None if e.data.aggregates.global_figures.step_success_rate
+                      is None else 100 * e.data.aggregates.global_figures.step_success_rate,
+                      ".1f"),
+        _suite_figure(entries, "Makespan mean (ms)", "ms",
+                      lambda e: e.data.aggregates.global_figures.makespan_ms.mean, ".0f"),
+        _suite_figure(entries, "TTFT p50 (ms, all attempts)", "ms",
+                      lambda e: e.data.aggregates.latency_all.ttft_ms.p50, ".0f"),
+        _suite_figure(entries, "Cost total (USD)", "USD",
+                      lambda e: e.data.aggregates.global_figures.cost.total_usd, ".6f"),
+    ]
+    comparisons = "".join(f"<h3>{html.escape(title)}</h3>"
+                          + _table(VARIANT_COMPARISON_HEADER, rows)
+                          for title, rows in variant_comparisons(entries))
+    body = (_table(SUITE_HEADER, [suite_row(e) for e in entries])
+            + f"<p>{html.escape(suite_totals(entries))}</p>"
+            + f"<h2>Charts</h2>{_charts(figures)}"
+            + "<h2>Variants against the first variant of each plan (95% CIs in each bench's "
+              "<code>aetherflow compare</code>)</h2>" + comparisons)
+    return _page("Suite comparison", body)
