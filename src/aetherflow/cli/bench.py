@@ -152,6 +152,7 @@ def _focused(kind: str) -> Any:
                                          root=Path("bench_results"))
         report = run_focused(kind, plan, out, repeat, parse_overlay(sets),
                              lambda spec: execute(spec, quiet, console))
+        console.print(report.read_text(encoding="utf-8"), markup=False)
         console.print(f"{kind} benchmark: {report}")
 
     command.__doc__ = f"Focused benchmark: {kind} (two variants of PLAN, compared with CIs)."

@@ -46,7 +46,7 @@ from aetherflow.report.comparison import (
     row_cells,
     side_cells,
 )
-from aetherflow.report.html import _CSS, _note, _table
+from aetherflow.report.html import PAGE_CSS, html_table, note_figure
 from aetherflow.report.series import latency_samples
 
 __all__ = ["render_comparison_html", "render_suite_html"]
@@ -133,7 +133,7 @@ def _relative_figure(rows: Sequence[MetricComparison]) -> go.Figure:
                "type": "category"},
         height=max(300, 28 * len(order) + 160), legend={"orientation": "h", "y": -0.15})
     fig.add_vline(x=0, line_color="#333", line_width=1)
-    return fig if fig.data else _note(fig, "n/a: no relative change could be computed")
+    return fig if fig.data else note_figure(fig, "n/a: no relative change could be computed")
 
 
 def _panel_title(r: MetricComparison) -> str:
@@ -181,7 +181,7 @@ def _panels_figure(rows: Sequence[MetricComparison]) -> go.Figure:
         title="A, B and B − A per metric (each in its own unit); error bar = 95% CI of "
               "B − A; ★ = significant; (CI n/a) = no interval",
         height=260 * n_rows + 80, bargap=0.3)
-    return fig if rows else _note(fig, "n/a: no global comparison rows")
+    return fig if rows else note_figure(fig, "n/a: no global comparison rows")
 
 
 def _distribution_figure(a: BenchmarkData, b: BenchmarkData) -> go.Figure:
@@ -203,7 +203,7 @@ def _distribution_figure(a: BenchmarkData, b: BenchmarkData) -> go.Figure:
                                xref=f"x{axis} domain", yref=f"y{axis} domain")
     fig.update_layout(title="TTFT and TTR per side and provider (ms, all attempts)",
                       yaxis_title="ms", yaxis2_title="ms")
-    return fig if fig.data else _note(fig, "n/a: no latency measured on either side")
+    return fig if fig.data else note_figure(fig, "n/a: no latency measured on either side")
 
 
 def _makespan_figure(a: BenchmarkData, b: BenchmarkData) -> go.Figure:
@@ -229,7 +229,7 @@ def _makespan_figure(a: BenchmarkData, b: BenchmarkData) -> go.Figure:
         fig.add_annotation(text="n/a (no makespan): " + ", ".join(missing), showarrow=False,
                            x=0, y=1.02, xref="paper", yref="paper", xanchor="left",
                            yanchor="bottom", font={"color": "#888"})
-    return fig if fig.data else _note(fig, "n/a: no run has a makespan")
+    return fig if fig.data else note_figure(fig, "n/a: no run has a makespan")
 
 
 def _charts(figures: Sequence[go.Figure]) -> str:
@@ -241,7 +241,7 @@ def _charts(figures: Sequence[go.Figure]) -> str:
 def _page(title: str, body: str) -> str:
     t = html.escape(title)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{t}</title>"
-            f"<style>{_CSS}{_CSS_EXTRA}</style></head><body><h1>{t}</h1>{body}</body></html>\n")
+            f"<style>{PAGE_CSS}{_CSS_EXTRA}</style></head><body><h1>{t}</h1>{body}</body></html>\n")
 
 
 def render_comparison_html(data: ComparisonData, a: BenchmarkData | None = None,
@@ -259,9 +259,9 @@ def render_comparison_html(data: ComparisonData, a: BenchmarkData | None = None,
     else:
         raw = ("<p class='na'>n/a: TTFT/TTR distributions and makespan per run need both "
                "benches' data (comparison_data.json holds no raw samples).</p>")
-    sides = _table(SIDE_HEADER, [side_cells("A", data.a), side_cells("B", data.b)])
+    sides = html_table(SIDE_HEADER, [side_cells("A", data.a), side_cells("B", data.b)])
     scopes = "".join(f"<h3>{html.escape(scope)}</h3>"
-                     + _table(ROW_HEADER, [row_cells(r) for r in scope_rows])
+                     + html_table(ROW_HEADER, [row_cells(r) for r in scope_rows])
                      for scope, scope_rows in groupby(data.rows, key=lambda r: r.scope))
     fail_if = ""
     if data.fail_if:
@@ -305,8 +305,8 @@ def _suite_figure(entries: Sequence[SuiteEntry], title: str, axis: str,
                       xaxis={"categoryorder": "array", "categoryarray": labels})
     if entries and len(missing) == len(entries):
         fig.update_yaxes(range=[0, 1])
-        return _note(fig, "n/a: not measured in any bench")
-    return fig if entries else _note(fig, "n/a: no bench")
+        return note_figure(fig, "n/a: not measured in any bench")
+    return fig if entries else note_figure(fig, "n/a: no bench")
 
 
 def render_suite_html(entries: Sequence[SuiteEntry]) -> str:
@@ -324,9 +324,9 @@ def render_suite_html(entries: Sequence[SuiteEntry]) -> str:
                       lambda e: e.data.aggregates.global_figures.cost.total_usd, ".6f"),
     ]
     comparisons = "".join(f"<h3>{html.escape(title)}</h3>"
-                          + _table(VARIANT_COMPARISON_HEADER, rows)
+                          + html_table(VARIANT_COMPARISON_HEADER, rows)
                           for title, rows in variant_comparisons(entries))
-    body = (_table(SUITE_HEADER, [suite_row(e) for e in entries])
+    body = (html_table(SUITE_HEADER, [suite_row(e) for e in entries])
             + f"<p>{html.escape(suite_totals(entries))}</p>"
             + f"<h2>Charts</h2>{_charts(figures)}"
             + "<h2>Variants against the first variant of each plan (95% CIs in each bench's "

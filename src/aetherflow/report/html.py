@@ -16,18 +16,19 @@ from aetherflow.report.analysis import analyse
 from aetherflow.report.format import DIST_COLUMNS, dist_cells
 from aetherflow.report.series import gantt_bars, latency_samples, representative_run, step_totals
 
-__all__ = ["render_html"]
+__all__ = ["PAGE_CSS", "html_table", "note_figure", "render_html"]
 
 _STATUS_COLOUR = {"succeeded": "#2e7d32", "failed": "#c62828", "skipped": "#f9a825"}
 
-_CSS = """
+PAGE_CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px}
 th{background:#f0f0f0}.na{color:#888}
 """
 
 
-def _note(fig: go.Figure, text: str) -> go.Figure:
+def note_figure(fig: go.Figure, text: str) -> go.Figure:
+    """``fig`` with ``text`` written in its middle (how a chart says n/a and why)."""
     fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     return fig
 
@@ -39,7 +40,7 @@ def _latency_figure(data: BenchmarkData) -> go.Figure:
             fig.add_trace(go.Box(y=values, name=f"{name} · {provider}", boxmean=True,
                                  boxpoints="all"))
     fig.update_layout(title="TTFT and TTR per provider (ms, all attempts)", yaxis_title="ms")
-    return fig if fig.data else _note(fig, "n/a: no latency measured")
+    return fig if fig.data else note_figure(fig, "n/a: no latency measured")
 
 
 def _timeline_figure(data: BenchmarkData) -> go.Figure:
@@ -56,7 +57,7 @@ def _timeline_figure(data: BenchmarkData) -> go.Figure:
     title = "Step timeline" + (f" of run {run.run_id} (median makespan)" if run else "")
     fig.update_layout(title=title, xaxis_title="ms after run start", barmode="overlay",
                       yaxis={"autorange": "reversed"})
-    return fig if bars else _note(fig, "n/a: no finished step")
+    return fig if bars else note_figure(fig, "n/a: no finished step")
 
 
 def _tokens_cost_figure(data: BenchmarkData) -> go.Figure:
@@ -74,7 +75,8 @@ def _tokens_cost_figure(data: BenchmarkData) -> go.Figure:
     return fig
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def html_table(header: list[str], rows: list[list[str]]) -> str:
+    """An HTML table with every cell escaped."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                    for row in rows)
@@ -89,7 +91,7 @@ def _latency_tables(data: BenchmarkData) -> str:
             ("TPOT ms/token", table.tpot_ms), ("queue latency ms", table.queue_latency_ms),
             ("network overhead ms", table.network_overhead_ms))]
         parts.append(f"<h3>Latency: {html.escape(table.population)}</h3>"
-                     + _table(["metric", *DIST_COLUMNS], rows))
+                     + html_table(["metric", *DIST_COLUMNS], rows))
     return "".join(parts)
 
 
@@ -105,6 +107,6 @@ def render_html(data: BenchmarkData) -> str:
                         + (f" ({data.meta.label})" if data.meta.label else ""))
     emulated = "<p><b>Emulated run</b> (not a real provider).</p>" if data.meta.emulated else ""
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
-            f"<style>{_CSS}</style></head><body><h1>{title}</h1>{emulated}"
+            f"<style>{PAGE_CSS}</style></head><body><h1>{title}</h1>{emulated}"
             f"<h2>Analysis</h2><ul>{answers}</ul>{_latency_tables(data)}"
             f"<h2>Charts</h2>{''.join(charts)}</body></html>\n")
