@@ -194,3 +194,12 @@ def test_focused_bench_writes_the_html_with_both_benches(tmp_path: Path) -> None
     page = (tmp_path / COMPARISON_HTML).read_text(encoding="utf-8")
     _assert_self_contained(page, 4)
     assert _js("Makespan per measured run, A vs B (ms; dotted: mean)") in page
+
+
+def test_relative_axis_is_clipped_when_one_change_dwarfs_the_rest() -> None:
+    page = render_comparison_html(compare_benches(_bench([100.0, 110.0]),
+                                                  _bench([2000.0, 2100.0])))
+    assert _js("axis clipped at ±300%") in page  # TTFT +1,800 % would squash the others
+    calm = render_comparison_html(compare_benches(_bench([100.0, 110.0]),
+                                                  _bench([120.0, 130.0])))
+    assert _js("axis clipped") not in calm

@@ -133,7 +133,28 @@ def _relative_figure(rows: Sequence[MetricComparison]) -> go.Figure:
                "type": "category"},
         height=max(300, 28 * len(order) + 160), legend={"orientation": "h", "y": -0.15})
     fig.add_vline(x=0, line_color="#333", line_width=1)
+    _clip_relative_axis(fig, [p for p in (_pct_of_a(r) for r in rows) if p is not None])
     return fig if fig.data else note_figure(fig, "n/a: no relative change could be computed")
+
+
+#: Relative changes beyond this (in %) would squash every other bar: the axis stops there.
+_REL_AXIS_LIMIT = 300.0
+
+
+def _clip_relative_axis(fig: go.Figure,
+                        pcts: Sequence[tuple[float, float | None, float | None]]) -> None:
+    """Stop the % axis at ±``_REL_AXIS_LIMIT`` when a change goes beyond it (e.g. a cache
+    share rising from ~0), so the other metrics stay readable; the value column keeps the
+    exact figures and the title says the axis is clipped."""
+    extremes = [v for p in pcts for v in p if v is not None]
+    if not extremes or max(abs(v) for v in extremes) <= _REL_AXIS_LIMIT:
+        return
+    low = max(min(extremes), -_REL_AXIS_LIMIT) - 10
+    high = min(max(extremes), _REL_AXIS_LIMIT) + 10
+    fig.update_xaxes(range=[low, high])
+    fig.update_layout(title=fig.layout.title.text + f"<br><sup>axis clipped at "
+                      f"±{_REL_AXIS_LIMIT:.0f}%: bars that run off it are larger; exact "
+                      "values on the right</sup>")
 
 
 def _panel_title(r: MetricComparison) -> str:
