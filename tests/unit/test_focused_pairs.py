@@ -91,3 +91,15 @@ def test_cloud_profile_models_documented_cache_floors() -> None:
     assert floors == {"openai": 1024, "anthropic": 1024, "deepseek": 64, "gemini": 1024}
     assert profile.for_provider("openai").cache.block_tokens == 128
     assert not profile.for_provider("mistral").cache.enabled
+
+
+def test_prompt_cache_finding_says_na_never_zero_for_unmeasured_side() -> None:
+    from aetherflow.bench.prompt_cache import _finding
+
+    unmeasured = make_data([make_run(f"r{i}", [make_step("a", [100.0 + i])]) for i in (1, 2)])
+    measured = _cached_bench([0, 900])
+    pair = Pair(title="x", directory=Path("."), a=unmeasured, b=measured,
+                comparison=compare_benches(unmeasured, measured))
+    line = _finding(pair)
+    assert "cached share of input n/a defeated → 45% used" in line
+    assert "0% defeated" not in line

@@ -8,7 +8,8 @@ Each side is a full bench (``<dir>/A`` and ``<dir>/B`` with every report file);
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,14 +18,16 @@ from pydantic import BaseModel, ConfigDict
 from aetherflow.bench.compare import ComparisonData, compare_benches
 from aetherflow.bench.model import BenchmarkData
 from aetherflow.bench.runner import BenchSpec
+from aetherflow.emulator.process import EmulatorProcess, run_emulator_in_subprocess
+from aetherflow.emulator.profile import cloud_profile, load_profile
 from aetherflow.execution.runner import RunOptions
 from aetherflow.metrics.stats import DiffEstimate
 from aetherflow.report.comparison import write_comparison
 from aetherflow.report.format import fmt_num, fmt_pct
 from aetherflow.report.markdown import md_table
 
-__all__ = ["Executor", "HeadlineRow", "Pair", "Side", "bench_pair", "headline_rows",
-           "headline_table"]
+__all__ = ["Executor", "HeadlineRow", "Pair", "Side", "bench_emulator", "bench_pair",
+           "headline_rows", "headline_table"]
 
 #: Runs one bench and writes its reports (the CLI passes one with progress bars).
 Executor = Callable[[BenchSpec], BenchmarkData]
@@ -68,6 +71,20 @@ def bench_pair(title: str, plan: Path, directory: Path, repeats: int, side_a: Si
     cmp = compare_benches(datas[0], datas[1], str(directory / "A"), str(directory / "B"))
     write_comparison(cmp, directory, datas[0], datas[1])
     return Pair(title=title, directory=directory, a=datas[0], b=datas[1], comparison=cmp)
+
+
+@contextlib.contextmanager
+def bench_emulator(out: Path, profile: Path | None = None) -> Iterator[EmulatorProcess]:
+    """The provider emulator in a child process for a focused benchmark's remote sides.
+
+    Uses ``profile`` or the built-in :func:`cloud_profile`, and saves the profile actually
+    used as ``out/emulator_profile.json`` beside the results.
+    """
+    chosen = load_profile(profile) if profile else cloud_profile()
+    path = out / "emulator_profile.json"
+    path.write_text(chosen.model_dump_json(indent=2), encoding="utf-8")
+    with run_emulator_in_subprocess(path) as emu:
+        yield emu
 
 
 class HeadlineRow(BaseModel):

@@ -36,7 +36,15 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aetherflow.bench.pairs import Executor, Pair, Side, bench_pair, headline_rows, headline_table
+from aetherflow.bench.pairs import (
+    Executor,
+    Pair,
+    Side,
+    bench_emulator,
+    bench_pair,
+    headline_rows,
+    headline_table,
+)
 from aetherflow.errors import ConfigError
 from aetherflow.execution.runner import RunOptions
 
@@ -81,9 +89,6 @@ def run_prompt_cache(
 ) -> Path:
     """Run every side's defeated/used pair; write ``prompt_cache_report.md`` and
     ``prompt_cache_data.json`` into ``out``; return the report's path."""
-    from aetherflow.emulator.process import run_emulator_in_subprocess
-    from aetherflow.emulator.profile import cloud_profile, load_profile
-
     _check(overlay, providers, emulated)
     out.mkdir(parents=True, exist_ok=True)
     pairs: list[Pair] = []
@@ -91,10 +96,7 @@ def run_prompt_cache(
         a, b = _sides(overlay, RunOptions(provider=name), name)
         pairs.append(bench_pair(name, plan, out / name, repeats, a, b, execute))
     if emulated:
-        profile = load_profile(emulator_profile) if emulator_profile else cloud_profile()
-        profile_path = out / "emulator_profile.json"
-        profile_path.write_text(profile.model_dump_json(indent=2), encoding="utf-8")
-        with run_emulator_in_subprocess(profile_path) as emu:
+        with bench_emulator(out, emulator_profile) as emu:
             for name in emulated:
                 options = RunOptions(provider=name, model=EMULATED_MODELS.get(name),
                                      emulator_url=emu.url)
@@ -105,14 +107,17 @@ def run_prompt_cache(
     return _write(out, pairs)
 
 
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
 def _finding(pair: Pair) -> str:
     cmp = pair.comparison
     share, ttft, cost = (cmp.row(m) for m in ("cached_input_share", "ttft_p50", "cost_total"))
     parts = [f"**{pair.title}**"]
     if share is not None and share.estimate.b_value is not None:
-        a_share = share.estimate.a_value or 0.0
-        parts.append(f"cached share of input {100 * a_share:.0f}% defeated → "
-                     f"{100 * share.estimate.b_value:.0f}% used")
+        parts.append(f"cached share of input {_pct(share.estimate.a_value)} defeated → "
+                     f"{_pct(share.estimate.b_value)} used")
     else:
         parts.append("cached tokens n/a" + (f" ({share.estimate.note})"
                                             if share and share.estimate.note else ""))
@@ -124,7 +129,8 @@ def _finding(pair: Pair) -> str:
     if cost is not None and cost.estimate.a_value is not None:
         e = cost.estimate
         rel = "" if e.relative_difference is None else f", {100 * e.relative_difference:+.0f}%"
-        parts.append(f"cost per run ${e.a_value:.6f} → ${e.b_value or 0:.6f}{rel}")
+        b_cost = "n/a" if e.b_value is None else f"${e.b_value:.6f}"
+        parts.append(f"cost per run ${e.a_value:.6f} → {b_cost}{rel}")
     emulated = " (emulated: TTFT is the emulator's latency model)" if pair.a.meta.emulated \
         else ""
     return "- " + "; ".join(parts) + emulated

@@ -22,7 +22,15 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from aetherflow.bench.pairs import Executor, Pair, Side, bench_pair, headline_rows, headline_table
+from aetherflow.bench.pairs import (
+    Executor,
+    Pair,
+    Side,
+    bench_emulator,
+    bench_pair,
+    headline_rows,
+    headline_table,
+)
 from aetherflow.errors import ConfigError, MissingKeyError
 from aetherflow.execution.runner import RunOptions
 
@@ -55,9 +63,6 @@ def run_slm_local(
 
     ``emulated`` None means: emulate exactly when the remote's key is not set.
     """
-    from aetherflow.emulator.process import run_emulator_in_subprocess
-    from aetherflow.emulator.profile import cloud_profile, load_profile
-
     if "provider" in overlay or "model" in overlay:
         raise ConfigError("bench slm-local chooses the providers itself; use --remote/--model")
     if remote == "local":
@@ -79,10 +84,7 @@ def run_slm_local(
         pair = bench_pair(f"local vs {remote}", plan, out, repeats, local, remote_side,
                           execute)
         return _write(out, pair, emulated=False)
-    profile = load_profile(emulator_profile) if emulator_profile else cloud_profile()
-    profile_path = out / "emulator_profile.json"
-    profile_path.write_text(profile.model_dump_json(indent=2), encoding="utf-8")
-    with run_emulator_in_subprocess(profile_path) as emu:
+    with bench_emulator(out, emulator_profile) as emu:
         remote_side = Side(dict(overlay), RunOptions(provider=remote, model=model,
                                                      emulator_url=emu.url),
                            f"slm-local-emulated-{remote}")

@@ -148,12 +148,9 @@ def _focused(kind: str) -> Any:
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         console = Console(stderr=True)
-        out = output or default_run_dir(f"{kind}-{load_plan(plan).task_id}",
-                                         root=Path("bench_results"))
-        report = run_focused(kind, plan, out, repeat, parse_overlay(sets),
-                             lambda spec: execute(spec, quiet, console))
-        console.print(report.read_text(encoding="utf-8"), markup=False)
-        console.print(f"{kind} benchmark: {report}")
+        report = run_focused(kind, plan, _focused_dir(kind, plan, output), repeat,
+                             parse_overlay(sets), lambda spec: execute(spec, quiet, console))
+        _show(console, kind, report)
 
     command.__doc__ = f"Focused benchmark: {kind} (two variants of PLAN, compared with CIs)."
     return command
@@ -162,6 +159,12 @@ def _focused(kind: str) -> Any:
 def _focused_dir(kind: str, plan: Path, output: Path | None) -> Path:
     return output or default_run_dir(f"{kind}-{load_plan(plan).task_id}",
                                      root=Path("bench_results"))
+
+
+def _show(console: Console, kind: str, report: Path) -> None:
+    """Print a focused benchmark's headline report and where it is."""
+    console.print(report.read_text(encoding="utf-8"), markup=False)
+    console.print(f"{kind} benchmark: {report}")
 
 
 def prompt_cache_command(
@@ -189,8 +192,7 @@ def prompt_cache_command(
                               lambda spec: execute(spec, quiet, console), providers=providers,
                               emulated=[] if no_emulate else emulate,
                               emulator_profile=emulator_profile)
-    console.print(report.read_text(encoding="utf-8"), markup=False)
-    console.print(f"prompt-cache benchmark: {report}")
+    _show(console, "prompt-cache", report)
 
 
 def slm_local_command(
@@ -215,8 +217,7 @@ def slm_local_command(
                            lambda spec: execute(spec, quiet, console), remote=remote,
                            emulated=emulated, model=model, emulator_profile=emulator_profile,
                            config_path=config)
-    console.print(report.read_text(encoding="utf-8"), markup=False)
-    console.print(f"slm-local benchmark: {report}")
+    _show(console, "slm-local", report)
 
 
 def register(app: typer.Typer) -> None:

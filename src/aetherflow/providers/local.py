@@ -332,6 +332,7 @@ class LocalProvider(OpenAICompatibleProvider):
             return None
         note = "llama.cpp tokenizer" if self._server else "llama.cpp /extras/tokenize"
         reuse = self._prefix_reuse.pop(id(request), None) or TokenCount.unknown(
+            "no server log window for this request" if self._server else
             "external llama.cpp server: its log (prefix-match hits) is not readable")
         return Usage(
             input=TokenCount(value=n_in, provenance="tokenizer", note=note + " on ChatML prompt"),
