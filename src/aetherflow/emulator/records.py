@@ -19,7 +19,10 @@ class RequestRecord:
     after the request arrived (``ttft_ms`` is the first), before any ``stall_ms``;
     ``sent_offsets_ms`` are the measured times each content chunk was actually written (the
     event loop may wake a little after the schedule), and ``end_offset_ms`` when the stream's
-    last byte was written: the ground truth for fidelity tests.
+    last byte was written: the ground truth for fidelity tests. ``received_clock_ns`` is the
+    moment the handler received the request on the system-wide monotonic clock
+    (``time.perf_counter`` is ``CLOCK_MONOTONIC`` on Linux, shared by every process), so a
+    client on the same machine can place the offsets on its own timeline.
     """
 
     index: int
@@ -41,6 +44,7 @@ class RequestRecord:
     token_offsets_ms: list[float] = field(default_factory=list)
     sent_offsets_ms: list[float] = field(default_factory=list)
     end_offset_ms: float | None = None
+    received_clock_ns: int | None = None
     stall_ms: float = 0.0
     completed: bool = False
 

@@ -235,6 +235,7 @@ def _make_handler(provider: str, kind: str) -> Any:
         start = time.perf_counter()
         state = request.app[_STATE_KEY]
         record = state.new_record(provider, request.path)
+        record.received_clock_ns = int(start * 1e9)
         wire = wire_for(provider)
         if state.profile.require_auth and (problem := _auth_problem(request, provider)):
             return _error(wire, record, *problem)
