@@ -74,7 +74,7 @@ async def test_concurrency_one_serialises_and_measures_queue(
     for (_, closed, _), (dispatched, _, _) in itertools.pairwise(spans):
         assert dispatched >= closed  # type: ignore[operator]
     queue = sorted(q for *_, q in spans)  # type: ignore[type-var]
-    assert queue[-1] > 50  # the last one waited for two others to stream
+    assert (queue[-1] or 0) > 50  # the last one waited for two others to stream
 
 
 async def test_concurrency_three_overlaps(tmp_path: Path, local_server: LocalServer) -> None:

@@ -92,7 +92,7 @@ async def test_non_transient_error_is_not_retried(tmp_path: Path,
 
     def resolve(name: str, model: str | None, base_url: str | None) -> ProviderSettings:
         s = emulated_provider_settings(name, emulator.url, model=model)
-        return ProviderSettings(name=s.name, model=s.model, base_url=s.base_url + "/nope",
+        return ProviderSettings(name=s.name, model=s.model, base_url=f"{s.base_url}/nope",
                                 api_key=s.api_key, options=s.options)
 
     options = RunOptions(provider="openai", output=tmp_path / "run")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import aiohttp
 import numpy as np
-import pytest
 
 from aetherflow.config import emulated_provider_settings
 from aetherflow.emulator import run_emulator_in_subprocess
@@ -152,15 +151,33 @@ async def test_network_overhead_new_vs_reused_connection(tmp_path: Path) -> None
 
 
 async def test_queue_latency_is_the_wait_for_a_slot(tmp_path: Path) -> None:
+    """Two attempts share a one-slot gate: the second's queue latency is its wait for the slot.
+
+    The truth is on the shared clock: the second attempt queued at its ``queued`` stamp and
+    the slot became free when the first closed. It cannot be dispatched before that; what is
+    left is the event loop waking it, so the median error over five pairs is under 2 ms.
+    """
+    errors: list[float] = []
     with run_emulator_in_subprocess(_profile(tmp_path)) as emu:
         provider = create_provider(emulated_provider_settings("openai", emu.url))
         gate = asyncio.Semaphore(1)
         try:
             await _attempt(provider, gate, 0)  # warm the connection
-            a, b = await asyncio.gather(_attempt(provider, gate, 1), _attempt(provider, gate, 2))
+            for i in range(5):
+                pair = await asyncio.gather(_timed_attempt(provider, gate, 2 * i + 1),
+                                            _timed_attempt(provider, gate, 2 * i + 2))
+                stamps = []
+                for out, origin in pair:
+                    ms = out.record.timeline_ms
+                    stamps.append({k: origin / 1e6 + v for k, v in ms.items() if v is not None})
+                first, second = sorted(zip(pair, stamps, strict=True),
+                                       key=lambda p: p[1]["dispatched"])
+                assert (first[0][0].record.timing.queue_latency_ms or 0) < 1.0
+                assert second[1]["dispatched"] >= first[1]["closed"]
+                true_wait = first[1]["closed"] - second[1]["queued"]
+                assert true_wait > TTFT_MS  # it really waited for a whole reply
+                errors.append((second[0][0].record.timing.queue_latency_ms or 0) - true_wait)
         finally:
             await provider.aclose()
-    first, second = sorted((a, b), key=lambda o: o.record.timeline_ms["dispatched"] or 0)
-    assert (first.record.timing.queue_latency_ms or 0) < 1.0
-    waited = second.record.timing.queue_latency_ms or 0
-    assert waited == pytest.approx(first.record.timing.ttr_ms, abs=2.0)
+    assert min(errors) >= 0
+    assert float(np.median(errors)) < 2.0, errors

@@ -35,7 +35,7 @@ def _bench(ttfts: list[float], *, cost: float | None = 0.01, failed: int = 0,
 
 def _js(text: str) -> str:
     """``text`` as plotly encodes it inside the page's figure JSON."""
-    return pio.json.to_json_plotly(text)[1:-1]
+    return str(pio.json.to_json_plotly(text))[1:-1]
 
 
 def _assert_self_contained(page: str, charts: int) -> None:
