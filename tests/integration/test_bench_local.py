@@ -29,6 +29,9 @@ async def test_bench_repeats_store_and_report(tmp_path: Path, examples_dir: Path
     g = data.aggregates.global_figures
     assert g.runs == 2 and g.steps == 4
     assert data.aggregates.latency_all.ttft_ms.n == g.attempts
+    # an external server (AETHERFLOW_LOCAL_URL): its log is not readable, so n/a with why
+    prefill = data.aggregates.latency_all.server_prefill_ms
+    assert prefill.n == 0 and "external llama.cpp server" in (prefill.note or "")
     assert all(r.record.config.max_tokens == 16 for r in data.runs)
     assert data.aggregates.cache.status == "n/a"
     with HistoryStore() as store:

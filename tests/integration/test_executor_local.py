@@ -164,3 +164,55 @@ async def test_local_prefix_reuse_read_from_server_log() -> None:
     assert counts[1].value is not None and abs(counts[1].value - common) <= 1
     assert counts[1].value > 300
     assert counts[2].value is not None and counts[2].value <= 4  # only template tokens match
+
+
+async def test_local_server_timings_agree_with_independent_measurements() -> None:
+    """Known truths linking llama.cpp's own timings to what AetherFlow measures itself.
+
+    - The prompt tokens the server evaluated plus those it reused from its prefix cache
+      equal the whole prompt counted with the model's tokenizer (three independent counts).
+    - The client cannot see the first token before the server finished prefill, nor the end
+      of the stream before the server finished computing: TTFT >= prefill, TTR >= compute.
+    - One decode step per output token (the last sampled token is not evaluated, and an
+      end-of-stream token is evaluated but not output): runs within one of output tokens.
+    - A prompt whose prefix was reused prefills far fewer tokens, in less time.
+    """
+    import asyncio
+
+    from aetherflow.execution.attempt import run_attempt
+    from aetherflow.execution.observer import NullObserver
+    from aetherflow.metrics.timeline import now_ns
+    from aetherflow.providers.base import ChatMessage, ChatRequest
+    from aetherflow.providers.local import LocalProvider
+
+    shared = "You review Python code. " + " ".join(f"def g{i}(x): return x * {i}"
+                                                  for i in range(50))
+    questions = ["What does g3 return?", "Which function multiplies by 7?"]
+    provider = LocalProvider(ProviderSettings(name="local"))
+    await provider.start()
+    try:
+        outcomes = [await run_attempt(
+            provider, ChatRequest(messages=(ChatMessage("system", shared),
+                                            ChatMessage("user", q)), max_tokens=24),
+            attempt_no=1, step_id=f"s{i}", origin_ns=now_ns(), gate=asyncio.Semaphore(1),
+            observer=NullObserver(), pricer=_free, timeout_s=120)
+            for i, q in enumerate(questions)]
+    finally:
+        await provider.aclose()
+    for out in outcomes:
+        rec = out.record
+        st, usage, timing = rec.server_timing, rec.usage, rec.timing
+        assert out.error is None and st.note is None and st.source
+        assert st.prefill_tokens is not None and usage.cache_read.value is not None
+        assert st.prefill_tokens + usage.cache_read.value == usage.input.value
+        assert st.prefill_ms is not None and timing.ttft_ms is not None
+        assert timing.ttft_ms >= st.prefill_ms
+        assert st.compute_ms is not None and timing.ttr_ms is not None
+        assert timing.ttr_ms >= st.compute_ms
+        assert usage.output.value is not None and st.decode_runs is not None
+        assert abs(st.decode_runs - usage.output.value) <= 1
+    cold, warm = (o.record.server_timing for o in outcomes)
+    assert outcomes[0].record.usage.cache_read.value == 0
+    assert cold.prefill_tokens is not None and warm.prefill_tokens is not None
+    assert cold.prefill_tokens > 300 > 20 > warm.prefill_tokens
+    assert (cold.prefill_ms or 0) > (warm.prefill_ms or 0)

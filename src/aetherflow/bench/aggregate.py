@@ -49,10 +49,23 @@ def all_attempts(steps: Iterable[StepRecord]) -> list[AttemptRecord]:
     return [a for s in steps for a in s.attempts]
 
 
+def _server_note(attempts: Sequence[AttemptRecord]) -> str:
+    """The most common reason server timings are missing among ``attempts``."""
+    notes = Counter(a.server_timing.note for a in attempts
+                    if a.server_timing.prefill_ms is None and a.server_timing.note)
+    return notes.most_common(1)[0][0] if notes else "no server-side timings reported"
+
+
+def _outside_prefill(a: AttemptRecord) -> float | None:
+    ttft, prefill = a.timing.ttft_ms, a.server_timing.prefill_ms
+    return None if ttft is None or prefill is None else ttft - prefill
+
+
 def latency_table(attempts: Sequence[AttemptRecord], population: str) -> LatencyTable:
     """Distributions of the per-attempt latency metrics of ``attempts``."""
     t = [a.timing for a in attempts]
     empty = "no attempts" if not t else None
+    server = empty or _server_note(attempts)
     return LatencyTable(
         population=population,
         ttft_ms=summarize((x.ttft_ms for x in t), empty or "no first token received"),
@@ -61,6 +74,10 @@ def latency_table(attempts: Sequence[AttemptRecord], population: str) -> Latency
         queue_latency_ms=summarize((x.queue_latency_ms for x in t), empty or "no queue stamps"),
         network_overhead_ms=summarize((x.network_overhead_ms for x in t),
                                       empty or "no connection stamps"),
+        server_prefill_ms=summarize((a.server_timing.prefill_ms for a in attempts), server),
+        server_decode_ms_per_token=summarize(
+            (a.server_timing.decode_ms_per_token for a in attempts), server),
+        ttft_outside_prefill_ms=summarize((_outside_prefill(a) for a in attempts), server),
     )
 
 

@@ -93,6 +93,13 @@ METRICS: dict[str, _Metric] = {
                                   _timing("queue_latency_ms")),
     "network_overhead_mean": _metric("network overhead mean, ms", "mean",
                                      _timing("network_overhead_ms")),
+    "server_prefill_mean": _metric("server-reported prefill time mean, ms (where the server "
+                                   "reports it)", "mean",
+                                   lambda p: [a.server_timing.prefill_ms for a in p.attempts]),
+    "server_decode_tpot_mean": _metric("server-reported decode time per token mean, ms/token "
+                                       "(where the server reports it)", "mean",
+                                       lambda p: [a.server_timing.decode_ms_per_token
+                                                  for a in p.attempts]),
     "step_time_p50": _metric("step time median, ms", "median",
                              lambda p: [s.step_time_ms for s in p.steps]),
     "output_tokens_mean": _metric("output tokens per attempt, mean", "mean",

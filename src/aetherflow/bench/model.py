@@ -124,8 +124,18 @@ class GlobalFigures(_Model):
     tokens_output: TokenTotal
 
 
+def _not_recorded() -> Distribution:
+    return Distribution(n=0, note="not in this data (recorded before server-side timings "
+                                  "were read)")
+
+
 class LatencyTable(_Model):
-    """TTFT, TTR, TPOT, queue latency and network overhead distributions of one population."""
+    """Latency distributions of one population (definitions in docs/metrics.md).
+
+    Client-measured: TTFT, TTR, TPOT, queue latency, network overhead. Server-reported
+    (only where the server reports them, e.g. the embedded llama.cpp server): prefill time,
+    decode time per token, and TTFT outside prefill (client TTFT minus server prefill).
+    """
 
     population: str
     ttft_ms: Distribution
@@ -133,6 +143,28 @@ class LatencyTable(_Model):
     tpot_ms: Distribution
     queue_latency_ms: Distribution
     network_overhead_ms: Distribution
+    server_prefill_ms: Distribution = Field(default_factory=_not_recorded)
+    server_decode_ms_per_token: Distribution = Field(default_factory=_not_recorded)
+    ttft_outside_prefill_ms: Distribution = Field(default_factory=_not_recorded)
+
+    def rows(self, *, hide_unmeasured_server: bool = False) -> list[tuple[str, str, Distribution]]:
+        """``(label, unit, distribution)`` for every metric, in report order.
+
+        ``hide_unmeasured_server`` drops the server-reported rows nobody reported (for
+        compact views; the Markdown and HTML reports show them as n/a with the reason).
+        """
+        client = [
+            ("TTFT", "ms", self.ttft_ms), ("TTR", "ms", self.ttr_ms),
+            ("TPOT", "ms/token", self.tpot_ms),
+            ("queue latency", "ms", self.queue_latency_ms),
+            ("network overhead", "ms", self.network_overhead_ms),
+        ]
+        server = [
+            ("server prefill", "ms", self.server_prefill_ms),
+            ("server decode", "ms/token", self.server_decode_ms_per_token),
+            ("TTFT outside prefill", "ms", self.ttft_outside_prefill_ms),
+        ]
+        return client + [r for r in server if r[2].n or not hide_unmeasured_server]
 
 
 class GroupStats(_Model):

@@ -110,6 +110,7 @@ async def run_attempt(
     text = "".join(out.parts)
     usage = out.usage or await provider.count_tokens(request, text)
     usage = fill_missing_usage(usage, len(tl.chunk_times))
+    server_timing = await provider.server_timing(request)
     record = AttemptRecord(
         attempt=attempt_no, provider=provider.name, model=provider.model,
         emulated=provider.emulated, status="error" if error else "ok",
@@ -119,6 +120,6 @@ async def run_attempt(
         timeline_ms=tl.offsets_ms(origin_ns),
         timing=TimingMetrics.from_timeline(tl, usage.output.value),
         usage=usage, cost=pricer(provider.name, provider.model, usage),
-        output_chars=len(text),
+        output_chars=len(text), server_timing=server_timing,
     )
     return AttemptOutcome(record=record, text=text, error=error)

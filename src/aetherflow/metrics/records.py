@@ -25,6 +25,7 @@ __all__ = [
     "RefusedFile",
     "RunConfig",
     "RunRecord",
+    "ServerTiming",
     "StepRecord",
     "StepStatus",
     "TimingMetrics",
@@ -125,6 +126,32 @@ class TimingMetrics(_Model):
         )
 
 
+class ServerTiming(_Model):
+    """The server's own account of one request's model compute (see docs/metrics.md).
+
+    ``compute_ms`` is all the time the server's model spent on the request. ``prefill_ms``
+    is the part spent evaluating the ``prefill_tokens`` prompt tokens it did not reuse from
+    its cache; ``decode_ms`` the part spent on ``decode_runs`` one-token decode steps, and
+    ``decode_ms_per_token`` their ratio. ``source`` says where the figures were read; a
+    figure the server does not report, or reports with another meaning, is ``None`` and
+    ``note`` gives the reason.
+    """
+
+    compute_ms: float | None = None
+    prefill_ms: float | None = None
+    prefill_tokens: int | None = None
+    decode_ms: float | None = None
+    decode_runs: int | None = None
+    decode_ms_per_token: float | None = None
+    source: str | None = None
+    note: str | None = None
+
+    @classmethod
+    def unknown(cls, note: str) -> ServerTiming:
+        """No server-side figures, with the reason."""
+        return cls(note=note)
+
+
 class AttemptRecord(_Model):
     """One request attempt of a step: what was asked of whom, what came back, how fast."""
 
@@ -142,6 +169,9 @@ class AttemptRecord(_Model):
     usage: Usage = Field(default_factory=Usage)
     cost: CostBreakdown = Field(default_factory=CostBreakdown)
     output_chars: int = 0
+    server_timing: ServerTiming = Field(
+        default_factory=lambda: ServerTiming.unknown("not recorded (written before AetherFlow "
+                                                     "read server-side timings)"))
 
 
 class RefusedFile(_Model):

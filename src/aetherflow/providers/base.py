@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from aetherflow.errors import UnknownProviderError
-from aetherflow.metrics.records import Usage
+from aetherflow.metrics.records import ServerTiming, Usage
 from aetherflow.metrics.timeline import RequestTimeline
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "TextDelta",
     "UsageReport",
     "create_provider",
+    "no_server_timing",
     "provider_names",
     "register_provider",
 ]
@@ -123,6 +124,21 @@ class Provider(Protocol):
         Return None when the provider has no honest way to count.
         """
         ...
+
+    async def server_timing(self, request: ChatRequest) -> ServerTiming:
+        """The server's own prefill and decode timings for ``request``'s last stream.
+
+        Called once, after the stream ended. Providers that report none return
+        :func:`no_server_timing`.
+        """
+        ...
+
+
+def no_server_timing(provider: str) -> ServerTiming:
+    """The figure for a provider whose API reports no per-request compute timings."""
+    return ServerTiming.unknown(f"{provider}: the API reports no server-side prefill/decode "
+                                "timings that AetherFlow reads (only the embedded llama.cpp "
+                                "server's log does)")
 
 
 ProviderFactory = Callable[[ProviderSettings], Provider]

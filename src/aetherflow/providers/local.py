@@ -18,6 +18,12 @@ cache with ``--cache True``); no such line means the whole prompt was evaluated 
 The log segment written while a request ran is attributed to that request only when no
 other request was in flight at the same time; otherwise the count is unknown, with that
 reason. For an external server (no log) it is unknown as well.
+
+The same log window gives the server's own account of the request's compute (see
+:class:`~aetherflow.metrics.records.ServerTiming`): llama.cpp prints
+``llama_perf_context_print: prompt eval time = X ms / N tokens`` (prefill of the N prompt
+tokens it did not reuse) and ``eval time = Y ms / M runs`` (M decode steps) before the
+stream's last chunk, so both are in the log when the stream ends.
 """
 
 from __future__ import annotations
@@ -42,13 +48,13 @@ from typing import Any
 import aiohttp
 
 from aetherflow.errors import ConfigError, ProviderUnavailableError
-from aetherflow.metrics.records import TokenCount, Usage
+from aetherflow.metrics.records import ServerTiming, TokenCount, Usage
 from aetherflow.metrics.timeline import RequestTimeline
 from aetherflow.providers.base import ChatRequest, ProviderSettings, StreamEvent
 from aetherflow.providers.openai_compat import OpenAICompatibleProvider
 
 __all__ = ["DEFAULT_LOCAL_MODEL", "LocalProvider", "LocalServer", "default_model_path",
-           "parse_prefix_reuse", "render_chatml"]
+           "parse_prefix_reuse", "parse_server_timing", "render_chatml"]
 
 DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -88,6 +94,45 @@ def parse_prefix_reuse(log_segment: str) -> int | None:
     if len(hits) > 1:
         return None
     return int(hits[0]) if hits else 0
+
+
+_PERF_PREFILL = re.compile(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens")
+_PERF_DECODE = re.compile(r"llama_perf_context_print:\s+eval time =\s*([\d.]+) ms /\s*(\d+) runs")
+_PERF_SOURCE = "llama.cpp server log (llama_perf_context_print)"
+
+
+def parse_server_timing(log_segment: str, *, speculative: bool = False) -> ServerTiming:
+    """The server's prefill and decode timings, from one request's llama.cpp server log.
+
+    llama.cpp counts every multi-token batch as "prompt eval" and every one-token batch as
+    "eval". Without speculative decoding that is exactly prefill and decode. With it
+    (``speculative``), draft verification runs in multi-token batches too, so only the sum
+    (``compute_ms``) keeps its meaning and the split is reported as unknown.
+    Unknown (with the reason) when the segment holds no timing block or more than one.
+    """
+    prefill, decode = _PERF_PREFILL.findall(log_segment), _PERF_DECODE.findall(log_segment)
+    if len(prefill) > 1 or len(decode) > 1:
+        return ServerTiming.unknown("several generations in one request's log window")
+    if not prefill or not decode:
+        return ServerTiming.unknown("llama.cpp printed no timings for this request (the "
+                                    "stream ended before generation finished)")
+    prefill_ms, decode_ms = float(prefill[0][0]), float(decode[0][0])
+    runs = int(decode[0][1])
+    if speculative:
+        return ServerTiming(compute_ms=prefill_ms + decode_ms, source=_PERF_SOURCE,
+                            note="speculative decoding: llama.cpp counts draft-verification "
+                                 "batches as prompt eval, so prefill and decode cannot be "
+                                 "told apart (compute_ms is their sum)")
+    return ServerTiming(compute_ms=prefill_ms + decode_ms, prefill_ms=prefill_ms,
+                        prefill_tokens=int(prefill[0][1]), decode_ms=decode_ms,
+                        decode_runs=runs,
+                        decode_ms_per_token=decode_ms / runs if runs else None,
+                        source=_PERF_SOURCE,
+                        note=None if runs else "no decode step ran: ms per token undefined")
+
+
+_OVERLAP = ("another request ran at the same time: the llama.cpp server log cannot be "
+            "attributed (use concurrency 1)")
 
 
 @dataclass
@@ -234,6 +279,8 @@ class LocalProvider(OpenAICompatibleProvider):
         self._tokenizer: Any = None
         self._in_flight: list[_InFlight] = []
         self._prefix_reuse: dict[int, TokenCount] = {}
+        self._server_timings: dict[int, ServerTiming] = {}
+        self._speculative = "--draft_model" in settings.options.get("server_args", [])
         external = settings.base_url or os.environ.get("AETHERFLOW_LOCAL_URL")
         self._external = external.rstrip("/").removesuffix("/v1") if external else None
         options = {"stream_usage": False, **settings.options}
@@ -286,8 +333,8 @@ class LocalProvider(OpenAICompatibleProvider):
     async def stream(
         self, request: ChatRequest, timeline: RequestTimeline
     ) -> AsyncIterator[StreamEvent]:
-        """Stream as any OpenAI-compatible server, then read this request's prefix reuse
-        from the embedded server's log (see the module docstring)."""
+        """Stream as any OpenAI-compatible server, then read this request's prefix reuse and
+        server timings from the embedded server's log (see the module docstring)."""
         server = self._server
         if server is None:
             async for event in super().stream(request, timeline):
@@ -302,18 +349,30 @@ class LocalProvider(OpenAICompatibleProvider):
                 yield event
         finally:
             self._in_flight.remove(mine)
-            self._prefix_reuse[id(request)] = self._reuse_count(server, mine)
+            segment = (None if mine.overlapped
+                       else server.log_read(mine.log_start, server.log_size()))
+            self._prefix_reuse[id(request)] = self._reuse_count(segment)
+            self._server_timings[id(request)] = (
+                ServerTiming.unknown(_OVERLAP) if segment is None
+                else parse_server_timing(segment, speculative=self._speculative))
 
     @staticmethod
-    def _reuse_count(server: LocalServer, window: _InFlight) -> TokenCount:
-        if window.overlapped:
-            return TokenCount.unknown("another request ran at the same time: the llama.cpp "
-                                      "server log cannot be attributed (use concurrency 1)")
-        value = parse_prefix_reuse(server.log_read(window.log_start, server.log_size()))
+    def _reuse_count(segment: str | None) -> TokenCount:
+        if segment is None:
+            return TokenCount.unknown(_OVERLAP)
+        value = parse_prefix_reuse(segment)
         if value is None:
             return TokenCount.unknown("several generations in one request's log window")
         return TokenCount(value=value, provenance="server",
                           note="llama.cpp server log ('prefix-match hit'; none = 0)")
+
+    async def server_timing(self, request: ChatRequest) -> ServerTiming:
+        """llama.cpp's own prefill/decode timings for ``request`` (see the module docstring)."""
+        if self._server is None:
+            return ServerTiming.unknown("external llama.cpp server: its log (timings) is not "
+                                        "readable")
+        return self._server_timings.pop(id(request), None) or ServerTiming.unknown(
+            "no server log window for this request")
 
     async def _tokenize(self, text: str) -> int:
         # In-process for the embedded model: a /extras/tokenize call would queue behind the

@@ -6,9 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aetherflow.errors import ConfigError
-from aetherflow.metrics.records import Usage
+from aetherflow.metrics.records import ServerTiming, Usage
 from aetherflow.metrics.timeline import RequestTimeline
-from aetherflow.providers.base import ChatRequest, ProviderSettings, StreamEvent
+from aetherflow.providers.base import (
+    ChatRequest,
+    ProviderSettings,
+    StreamEvent,
+    no_server_timing,
+)
 from aetherflow.providers.usage import normalise_openai_usage
 from aetherflow.providers.wire import OpenAIChunkParser, run_parser
 from aetherflow.transport.http import TimedSession
@@ -86,3 +91,7 @@ class OpenAICompatibleProvider:
     async def count_tokens(self, request: ChatRequest, output_text: str) -> Usage | None:
         """A generic OpenAI-compatible server has no standard tokenize endpoint."""
         return None
+
+    async def server_timing(self, request: ChatRequest) -> ServerTiming:
+        """None reported: see :func:`~aetherflow.providers.base.no_server_timing`."""
+        return no_server_timing(self.name)

@@ -13,9 +13,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from aetherflow.errors import ConfigError
-from aetherflow.metrics.records import Usage
+from aetherflow.metrics.records import ServerTiming, Usage
 from aetherflow.metrics.timeline import RequestTimeline
-from aetherflow.providers.base import ChatRequest, ProviderSettings, StreamEvent
+from aetherflow.providers.base import (
+    ChatRequest,
+    ProviderSettings,
+    StreamEvent,
+    no_server_timing,
+)
 from aetherflow.providers.openai_compat import OpenAICompatibleProvider
 from aetherflow.providers.wire import StreamParser, run_parser
 from aetherflow.transport.http import TimedSession
@@ -194,3 +199,7 @@ class RemoteSSEProvider:
     async def count_tokens(self, request: ChatRequest, output_text: str) -> Usage | None:
         """The server streams its own usage; there is nothing else to count with."""
         return None
+
+    async def server_timing(self, request: ChatRequest) -> ServerTiming:
+        """None reported: see :func:`~aetherflow.providers.base.no_server_timing`."""
+        return no_server_timing(self.name)

@@ -86,10 +86,7 @@ def html_table(header: list[str], rows: list[list[str]]) -> str:
 def _latency_tables(data: BenchmarkData) -> str:
     parts = []
     for table in (data.aggregates.latency_all, data.aggregates.latency_successful):
-        rows = [[name, *dist_cells(d)] for name, d in (
-            ("TTFT ms", table.ttft_ms), ("TTR ms", table.ttr_ms),
-            ("TPOT ms/token", table.tpot_ms), ("queue latency ms", table.queue_latency_ms),
-            ("network overhead ms", table.network_overhead_ms))]
+        rows = [[f"{name} {unit}", *dist_cells(d)] for name, unit, d in table.rows()]
         parts.append(f"<h3>Latency: {html.escape(table.population)}</h3>"
                      + html_table(["metric", *DIST_COLUMNS], rows))
     return "".join(parts)

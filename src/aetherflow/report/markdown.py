@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aetherflow.bench.model import BenchmarkData, GroupStats, LatencyTable
-from aetherflow.metrics.stats import Distribution
 from aetherflow.report.analysis import analyse
 from aetherflow.report.charts import CHART_FILES
 from aetherflow.report.format import (
@@ -79,13 +78,7 @@ def _global(data: BenchmarkData) -> str:
 
 
 def _latency(table: LatencyTable) -> str:
-    metrics: list[tuple[str, Distribution]] = [
-        ("TTFT (ms)", table.ttft_ms), ("TTR (ms)", table.ttr_ms),
-        ("TPOT (ms/token, not ITL)", table.tpot_ms),
-        ("queue latency (ms)", table.queue_latency_ms),
-        ("network overhead (ms)", table.network_overhead_ms),
-    ]
-    rows = [[name, *dist_cells(d)] for name, d in metrics]
+    rows = [[f"{name} ({unit})", *dist_cells(d)] for name, unit, d in table.rows()]
     return f"### Latency: {table.population}\n\n" + md_table(["metric", *DIST_COLUMNS], rows)
 
 

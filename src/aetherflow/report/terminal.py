@@ -18,10 +18,8 @@ def _latency(table: LatencyTable) -> Table:
     out.add_column("metric")
     for col in DIST_COLUMNS:
         out.add_column(col, justify="right")
-    for name, d in (("TTFT ms", table.ttft_ms), ("TTR ms", table.ttr_ms),
-                    ("TPOT ms/token", table.tpot_ms), ("queue ms", table.queue_latency_ms),
-                    ("network ms", table.network_overhead_ms)):
-        out.add_row(name, *dist_cells(d))
+    for name, unit, d in table.rows(hide_unmeasured_server=True):
+        out.add_row(f"{name} {unit}", *dist_cells(d))
     return out
 
 
