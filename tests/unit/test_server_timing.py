@@ -10,6 +10,7 @@ from aetherflow.bench.model import LatencyTable
 from aetherflow.metrics.records import AttemptRecord, ServerTiming, TimingMetrics
 from aetherflow.providers.local import parse_server_timing
 from aetherflow.report import render_markdown
+from aetherflow.report.analysis import analyse
 
 # Recorded from llama-cpp-python 0.3.16's server on this project's VM (verbose log).
 COLD = """INFO:     127.0.0.1:34826 - "POST /v1/chat/completions HTTP/1.1" 200 OK
@@ -107,3 +108,19 @@ def test_older_records_load_with_explicit_not_recorded_reasons() -> None:
     table = LatencyTable.model_validate(old)
     assert table.server_prefill_ms.n == 0 and "not in this data" in (
         table.server_prefill_ms.note or "")
+
+
+def _split_tip(prefill: float) -> list[str]:
+    run = make_run("r", [make_step("a", [100.0])])
+    run.steps[0].attempts[0].server_timing = ServerTiming(prefill_ms=prefill)
+    return [a.answer for a in analyse(make_data([run])) if a.question == "What to improve?"]
+
+
+def test_analysis_says_where_ttft_goes() -> None:
+    prompt = _split_tip(70.0)[0]
+    assert ("of TTFT p50 100.0 ms, server prefill p50 is 70.0 ms (70.0%) and TTFT outside "
+            "prefill p50 30.0 ms: the prompt dominates") in prompt
+    serving = _split_tip(40.0)[0]
+    assert "(40.0%) and TTFT outside prefill p50 60.0 ms: the serving stack" in serving
+    unreported = [a.answer for a in analyse(make_data()) if a.question == "What to improve?"]
+    assert "server prefill" not in unreported[0]

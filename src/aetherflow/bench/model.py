@@ -52,6 +52,7 @@ class Thresholds(_Model):
     queue_share_of_ttr: float = 0.10
     attempts_per_step: float = 1.2
     length_stop_share: float = 0.20
+    prefill_share_of_ttft: float = 0.50
 
 
 class BenchMeta(_Model):

@@ -92,6 +92,22 @@ def _providers(data: BenchmarkData) -> Answer:
                      "`aetherflow compare` for differences with confidence intervals)")
 
 
+def _ttft_split(data: BenchmarkData) -> list[str]:
+    """Where TTFT goes, when the server reported its prefill time, and what would cut it."""
+    t, lat = data.thresholds, data.aggregates.latency_all
+    ttft, prefill, outside = (lat.ttft_ms.p50, lat.server_prefill_ms.p50,
+                              lat.ttft_outside_prefill_ms.p50)
+    if not ttft or prefill is None or outside is None:
+        return []
+    split = (f"of TTFT p50 {fmt_num(ttft)} ms, server prefill p50 is {fmt_num(prefill)} ms "
+             f"({fmt_pct(prefill / ttft)}) and TTFT outside prefill p50 {fmt_num(outside)} ms")
+    if prefill / ttft > t.prefill_share_of_ttft:
+        return [f"{split}: the prompt dominates; shorter prompts, or prefix caching of shared "
+                "context (--set cache=on), would cut it"]
+    return [f"{split}: the serving stack (HTTP, templating, detokenizing, queueing inside "
+            "the server), not the model's prefill, is the larger part"]
+
+
 def _improvements(data: BenchmarkData) -> list[str]:
     t, a = data.thresholds, data.aggregates
     g, ps, lat = a.global_figures, a.plan_structure, a.latency_all
@@ -106,6 +122,7 @@ def _improvements(data: BenchmarkData) -> list[str]:
         tips.append(f"queue latency p50 {fmt_num(q50)} ms is {fmt_pct(q50 / r50)} of TTR p50: "
                     "steps wait for a concurrency slot; raise concurrency (if the provider "
                     "keeps up)")
+    tips += _ttft_split(data)
     if g.step_success_rate is not None and g.step_success_rate < t.step_success_rate:
         tips.append(f"step success rate {fmt_pct(g.step_success_rate)}: fix or reroute the "
                     "failing steps (see the per-step table)")
