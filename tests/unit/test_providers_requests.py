@@ -64,7 +64,7 @@ def test_openai_style_payload_and_headers() -> None:
     assert body["stream_options"] == {"include_usage": True}
     assert body["messages"][0] == {"role": "system", "content": "Be terse."}
     assert p.endpoint(REQ) == "https://api.deepseek.com/chat/completions"
-    assert p._headers()["Authorization"] == f"Bearer {KEY}"
+    assert p.headers()["Authorization"] == f"Bearer {KEY}"
 
 
 def test_base_url_override_and_trailing_slash() -> None:

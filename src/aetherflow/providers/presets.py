@@ -8,23 +8,13 @@ describe. A third-party provider may add its own spec with :func:`register_provi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import Any
 
-from aetherflow.errors import ConfigError
-from aetherflow.metrics.records import ServerTiming, Usage
-from aetherflow.metrics.timeline import RequestTimeline
 from aetherflow.providers.base import (
-    ChatRequest,
     ProviderSettings,
-    StreamEvent,
-    no_server_timing,
 )
+from aetherflow.providers.http_provider import SSEProvider
 from aetherflow.providers.openai_compat import OpenAICompatibleProvider
-from aetherflow.providers.wire import StreamParser, run_parser
-from aetherflow.transport.http import TimedSession
-from aetherflow.transport.sse import iter_sse
 
 __all__ = [
     "PROVIDER_SPECS",
@@ -135,71 +125,15 @@ class GroqProvider(OpenAIStyleProvider):
 
 
 
-class RemoteSSEProvider:
+class RemoteSSEProvider(SSEProvider):
     """Base of the providers with their own wire format (Anthropic, Gemini).
 
-    Holds the connection pool and settings; a subclass supplies :meth:`endpoint`,
-    :meth:`headers`, :meth:`payload` and :meth:`parser`. Options: ``emulated`` (label runs
-    as emulated), ``read_timeout_s``.
+    Fills the preset's endpoint and model, then is an :class:`SSEProvider`: a subclass
+    supplies :meth:`endpoint`, :meth:`headers`, :meth:`payload` and :meth:`parser`.
     """
 
     preset: str = ""
 
     def __init__(self, settings: ProviderSettings) -> None:
         filled = with_spec_defaults(replace(settings, name=self.preset or settings.name))
-        if not filled.base_url:
-            raise ConfigError(f"provider {settings.name!r} needs a base URL (--base-url)")
-        if not filled.model:
-            raise ConfigError(f"provider {settings.name!r} needs a model (--model)")
-        self.name = settings.name
-        self.model = filled.model
-        self.base_url = filled.base_url.rstrip("/")
-        self._api_key = settings.api_key
-        self._options: dict[str, Any] = dict(settings.options)
-        self.emulated = bool(self._options.get("emulated", False))
-        self.session = TimedSession(read_timeout_s=float(self._options.get("read_timeout_s", 120)))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, model={self.model!r}, " \
-               f"base_url={self.base_url!r})"
-
-    async def start(self) -> None:
-        """Nothing to start: the connection pool opens lazily."""
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self.session.aclose()
-
-    def endpoint(self, request: ChatRequest) -> str:  # pragma: no cover - abstract
-        """The URL ``request`` is posted to."""
-        raise NotImplementedError
-
-    def headers(self) -> dict[str, str]:  # pragma: no cover - abstract
-        """Request headers (authentication included)."""
-        raise NotImplementedError
-
-    def payload(self, request: ChatRequest) -> dict[str, Any]:  # pragma: no cover - abstract
-        """The JSON body for ``request``."""
-        raise NotImplementedError
-
-    def parser(self) -> StreamParser:  # pragma: no cover - abstract
-        """A fresh parser for one response stream."""
-        raise NotImplementedError
-
-    async def stream(
-        self, request: ChatRequest, timeline: RequestTimeline
-    ) -> AsyncIterator[StreamEvent]:
-        """Post ``request`` and yield the parsed events."""
-        async with self.session.stream_post(
-            self.endpoint(request), self.payload(request), self.headers(), timeline
-        ) as resp:
-            async for out in run_parser(self.parser(), iter_sse(resp)):
-                yield out
-
-    async def count_tokens(self, request: ChatRequest, output_text: str) -> Usage | None:
-        """The server streams its own usage; there is nothing else to count with."""
-        return None
-
-    async def server_timing(self, request: ChatRequest) -> ServerTiming:
-        """None reported: see :func:`~aetherflow.providers.base.no_server_timing`."""
-        return no_server_timing(self.name)
+        super().__init__(replace(filled, name=settings.name))
