@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from aetherflow.execution.observer import RunObserver
 from aetherflow.execution.prompt import check_input_files
 from aetherflow.execution.rundir import RunDirectory, default_run_dir
 from aetherflow.metrics.environment import capture_environment
-from aetherflow.metrics.records import PromptCacheMode, RunConfig, RunRecord
+from aetherflow.metrics.records import RunConfig, RunRecord
 from aetherflow.plan.loader import load_plan
 from aetherflow.plan.models import Plan, Step
 from aetherflow.providers.base import Provider, ProviderSettings, create_provider
@@ -32,27 +32,19 @@ SettingsResolver = Callable[[str, str | None, str | None], ProviderSettings]
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    """What ``aetherflow run`` accepts."""
+class RunOptions(ExecutionSettings):
+    """What ``aetherflow run`` accepts: the executor's settings (inherited) plus where the
+    requests go and where the run is written."""
 
     provider: str = "local"
     model: str | None = None
     base_url: str | None = None
-    concurrency: int = 2
-    max_tokens: int = 512
-    temperature: float = 0.2
-    step_timeout_s: float = 300.0
-    max_attempts: int = 3
-    backoff_base_s: float = 0.5
     output: Path | None = None
     label: str | None = None
     config_path: Path | None = None
     emulator_url: str | None = None
     fallbacks: tuple[str, ...] = ()
     provider_options: dict[str, Any] = field(default_factory=dict)
-    #: ``default`` (provider behaviour), ``on`` (use provider prompt caching) or ``off``
-    #: (defeat every prefix cache); see ``--set cache=`` in bench/overlay.py.
-    prompt_cache: PromptCacheMode = "default"
 
     def check(self) -> None:
         """Reject impossible values with one clear message."""
@@ -68,13 +60,9 @@ class RunOptions:
             raise ConfigError("prompt cache must be default, on or off")
 
     def execution_settings(self) -> ExecutionSettings:
-        """The executor's view of these options."""
-        return ExecutionSettings(
-            concurrency=self.concurrency, max_tokens=self.max_tokens,
-            temperature=self.temperature, step_timeout_s=self.step_timeout_s,
-            max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
-            prompt_cache=self.prompt_cache,
-        )
+        """The executor's view of these options (exactly the inherited fields)."""
+        return ExecutionSettings(**{f.name: getattr(self, f.name)
+                                    for f in fields(ExecutionSettings)})
 
 
 def _default_resolver(options: RunOptions) -> SettingsResolver:
