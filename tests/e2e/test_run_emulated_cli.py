@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,24 @@ def test_api_key_never_reaches_disk(tmp_path: Path, examples_dir: Path) -> None:
     with sqlite3.connect(home / "history.db") as db:
         dump = "\n".join(db.iterdump())
     assert SECRET not in dump and "openai" in dump
+
+
+def test_broken_history_is_one_clear_error_before_anything_runs(tmp_path: Path,
+                                                                examples_dir: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "history.db").write_bytes(b"\x00not sqlite" * 64)
+    env = dict(os.environ, AETHERFLOW_HOME=str(home))
+    listed = _cli("history", env=env)
+    assert listed.returncode == 2
+    assert "file is not a database" in listed.stderr and "Traceback" not in listed.stderr
+    with run_emulator_in_subprocess() as emu:
+        proc = _cli("run", str(examples_dir / "calculator.json"), "--provider", "openai",
+                    "--emulator", emu.url, "--output", str(tmp_path / "run"), "--quiet",
+                    env=env)
+        with urllib.request.urlopen(f"{emu.url}/_emulator/requests") as resp:
+            served = json.loads(resp.read())
+    requests = served["requests"] if isinstance(served, dict) else served
+    assert proc.returncode == 2 and "AETHERFLOW_HOME" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists() and requests == []  # nothing was spent

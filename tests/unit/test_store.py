@@ -23,6 +23,7 @@ from aetherflow.metrics.records import (
 )
 from aetherflow.store import (
     MIGRATIONS,
+    HistoryError,
     HistoryStore,
     RunNotFoundError,
     default_db_path,
@@ -308,3 +309,26 @@ def test_stored_json_has_no_extra_keys(store: HistoryStore) -> None:
     with closing(sqlite3.connect(store.path)) as raw:
         (stored,) = raw.execute("SELECT record_json FROM runs").fetchone()
     assert stored == record.model_dump_json()
+
+
+def test_unusable_history_is_one_clear_error(tmp_path: Path) -> None:
+    """A data dir that is a file, or a history.db that is not a database: HistoryError
+    (exit 2) naming the file and what to do, never a raw OSError/sqlite3 traceback."""
+    blocker = tmp_path / "home"
+    blocker.write_text("not a directory")
+    with pytest.raises(HistoryError, match=r"run history .*home/history\.db: .*AETHERFLOW_HOME"):
+        HistoryStore(blocker / "history.db")
+    garbage = tmp_path / "history.db"
+    garbage.write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(HistoryError, match="file is not a database") as info:
+        HistoryStore(garbage)
+    assert info.value.exit_code == 2
+
+
+def test_sqlite_errors_during_use_become_history_errors(store: HistoryStore) -> None:
+    store.save_run(_record("r1"), None)
+    store._db.execute("DROP TABLE runs")  # what a damaged database looks like to a query
+    with pytest.raises(HistoryError, match="no such table: runs"):
+        store.list_runs()
+    with pytest.raises(HistoryError, match="no such table: runs"):
+        store.save_run(_record("r1"), None)

@@ -12,7 +12,7 @@ from rich.console import Console
 from aetherflow.cli.display import LiveRunDisplay, summary_table
 from aetherflow.execution import RunOptions, run_plan
 from aetherflow.execution.observer import NullObserver, RunObserver
-from aetherflow.store.history import HistoryStore
+from aetherflow.store.history import HistoryError, HistoryStore
 
 __all__ = ["register", "run_command"]
 
@@ -52,13 +52,18 @@ def run_command(
     )
     console = Console(stderr=True)
     observer: RunObserver = NullObserver() if quiet or as_json else LiveRunDisplay(console)
-    try:
-        record, run_dir = run_plan(plan, options, observer=observer)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: completed steps are kept in the run directory")
-        raise typer.Exit(130) from None
-    with HistoryStore() as store:
-        history_id = store.save_run(record, run_dir, label=label)
+    with HistoryStore() as store:  # a broken history is reported before anything is spent
+        try:
+            record, run_dir = run_plan(plan, options, observer=observer)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: completed steps are kept in the run "
+                          "directory")
+            raise typer.Exit(130) from None
+        try:
+            history_id = store.save_run(record, run_dir, label=label)
+        except HistoryError as exc:
+            raise HistoryError(exc.path, f"{exc.problem} (the run itself is complete and "
+                                         f"kept in {run_dir})") from exc
     if as_json:
         sys.stdout.write(json.dumps(record.model_dump(mode="json"), indent=2) + "\n")
     else:

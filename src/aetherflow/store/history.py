@@ -15,18 +15,19 @@ taken as UTC.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from aetherflow.errors import InputError
+from aetherflow.errors import ConfigError, InputError
 from aetherflow.metrics.records import RunRecord
 from aetherflow.store.migrations import migrate
 
@@ -34,6 +35,7 @@ __all__ = [
     "DB_FILENAME",
     "HOME_ENV_VAR",
     "BenchSummary",
+    "HistoryError",
     "HistoryStore",
     "RunNotFoundError",
     "RunSummary",
@@ -49,6 +51,31 @@ _SUMMARY_COLUMNS = (
     "started_at, makespan_ms, steps_succeeded, steps_failed, steps_skipped, total_cost_usd, "
     "cost_note, run_dir, saved_at"
 )
+
+
+class HistoryError(ConfigError):
+    """The history database cannot be opened, read or written (exit 2)."""
+
+    def __init__(self, path: Path, problem: BaseException | str) -> None:
+        super().__init__(f"run history {path}: {problem}. Set {HOME_ENV_VAR} to a writable "
+                         "directory, or move the file away to start a new history")
+        self.path, self.problem = path, problem
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _translated(method: Callable[Concatenate[HistoryStore, _P], _R],
+                ) -> Callable[Concatenate[HistoryStore, _P], _R]:
+    """Turn SQLite's errors inside ``method`` into one :class:`HistoryError`."""
+    def wrapper(self: HistoryStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise HistoryError(self.path, exc) from exc
+    functools.update_wrapper(wrapper, method)
+    return wrapper
 
 
 class RunNotFoundError(InputError):
@@ -114,14 +141,20 @@ class HistoryStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = default_db_path() if path is None else Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise HistoryError(self.path, exc) from exc
         self._db.row_factory = sqlite3.Row
         try:
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             migrate(self._db)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise HistoryError(self.path, exc) from exc
         except BaseException:
             self._db.close()
             raise
@@ -148,6 +181,7 @@ class HistoryStore:
         return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
 
     # --- writing --------------------------------------------------------------------------
+    @_translated
     def save_run(
         self,
         record: RunRecord,
@@ -175,6 +209,7 @@ class HistoryStore:
             ).fetchone()
         return int(found["id"])
 
+    @_translated
     def create_bench(
         self,
         task_id: str,
@@ -192,6 +227,7 @@ class HistoryStore:
         return int(cur.lastrowid or 0)
 
     # --- reading --------------------------------------------------------------------------
+    @_translated
     def list_runs(
         self,
         plan: str | None = None,
@@ -221,6 +257,7 @@ class HistoryStore:
             params.append(bench_id)
         return self._select_runs(where, params, limit)
 
+    @_translated
     def find(self, label_or_id: str) -> list[RunSummary]:
         """Runs whose label, bench label, run_id (or run_id prefix) or row id match."""
         if not label_or_id:
@@ -232,11 +269,13 @@ class HistoryStore:
         ]
         return self._select_runs(where, [label_or_id] * 6, limit=None)
 
+    @_translated
     def get_run(self, id_or_run_id: str | int) -> RunRecord:
         """The full stored record, by row id (int or digits), run_id, or unique run_id prefix."""
         row = self._lookup_record(id_or_run_id)
         return RunRecord.model_validate_json(row["record_json"])
 
+    @_translated
     def list_benches(self, label: str | None = None) -> list[BenchSummary]:
         """Bench groups, newest first, optionally only those with ``label``."""
         sql = "SELECT id, label, task_id, plan_path, repeats, created_at FROM benches"
