@@ -73,6 +73,16 @@ def test_headline_table_says_why_a_ci_is_missing() -> None:
     assert "n/a (a bootstrap CI needs at least 2 values" in headline_table(pair_rows)
 
 
+def test_headline_drops_server_rows_only_when_neither_side_measured_them() -> None:
+    one = make_data([make_run("r", [make_step("a", [100.0])])])  # no server timings
+    pair = Pair(title="x", directory=Path("."), a=one, b=one,
+                comparison=compare_benches(one, one))
+    metrics = ["ttft_p50", "server_prefill_mean"]
+    assert [r.metric for r in headline_rows([pair], metrics)] == metrics  # kept as n/a
+    kept = headline_rows([pair], metrics, only_if_measured=["server_prefill_mean"])
+    assert [r.metric for r in kept] == ["ttft_p50"]
+
+
 def test_prompt_cache_refuses_overlays_it_sets_itself(tmp_path: Path) -> None:
     def never(spec: BenchSpec) -> BenchmarkData:
         raise AssertionError("must not run")

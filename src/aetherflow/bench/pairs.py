@@ -98,14 +98,18 @@ class HeadlineRow(BaseModel):
     estimate: DiffEstimate
 
 
-def headline_rows(pairs: Sequence[Pair], metrics: Sequence[str],
-                  scope: str = "global") -> list[HeadlineRow]:
-    """The chosen ``metrics`` of every pair (metrics not compared are skipped)."""
+def headline_rows(pairs: Sequence[Pair], metrics: Sequence[str], scope: str = "global",
+                  only_if_measured: Sequence[str] = ()) -> list[HeadlineRow]:
+    """The chosen ``metrics`` of every pair (metrics not compared are skipped, and so are
+    those in ``only_if_measured`` that neither side measured, e.g. server timings on a
+    provider that reports none; the pair's comparison report still lists them as n/a)."""
     rows: list[HeadlineRow] = []
     for pair in pairs:
         for metric in metrics:
             row = pair.comparison.row(metric, scope)
-            if row is not None:
+            unmeasured = row is not None and row.estimate.a_value is None \
+                and row.estimate.b_value is None
+            if row is not None and not (metric in only_if_measured and unmeasured):
                 rows.append(HeadlineRow(pair=pair.title, metric=metric,
                                         description=row.description, estimate=row.estimate))
     return rows

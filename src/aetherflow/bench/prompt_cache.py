@@ -57,7 +57,7 @@ EMULATED_MODELS: dict[str, str] = {"anthropic": "claude-sonnet-4-5"}
 PROMPT_CACHE_DEFAULTS: dict[str, str] = {"concurrency": "1", "max_tokens": "32"}
 PROMPT_CACHE_METRICS: tuple[str, ...] = (
     "ttft_p50", "ttft_mean", "cached_input_share", "cached_tokens_mean", "input_tokens_mean",
-    "cost_total", "ttr_mean", "success_rate",
+    "cost_total", "ttr_mean", "success_rate", "server_prefill_mean",
 )
 
 
@@ -137,7 +137,7 @@ def _finding(pair: Pair) -> str:
 
 
 def _write(out: Path, pairs: Sequence[Pair]) -> Path:
-    rows = headline_rows(pairs, PROMPT_CACHE_METRICS)
+    rows = headline_rows(pairs, PROMPT_CACHE_METRICS, only_if_measured=("server_prefill_mean",))
     lines = [
         "# Focused benchmark: prompt cache (A = defeated, B = used)", "",
         "A gives every attempt a unique first line (no prefix can be reused); B sends the "
