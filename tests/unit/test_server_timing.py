@@ -95,6 +95,7 @@ def test_markdown_shows_server_rows_with_values_or_reasons() -> None:
     assert "| TTFT outside prefill (ms) | 1 | 30.0 |" in md
     na = render_markdown(make_data())
     assert "server prefill (ms)" in na and "not recorded (written before" in na
+    assert "| TPOT (ms/token, not ITL) |" in na  # the table says it is not ITL
 
 
 def test_older_records_load_with_explicit_not_recorded_reasons() -> None:

@@ -156,7 +156,7 @@ class LatencyTable(_Model):
         """
         client = [
             ("TTFT", "ms", self.ttft_ms), ("TTR", "ms", self.ttr_ms),
-            ("TPOT", "ms/token", self.tpot_ms),
+            ("TPOT", "ms/token, not ITL", self.tpot_ms),
             ("queue latency", "ms", self.queue_latency_ms),
             ("network overhead", "ms", self.network_overhead_ms),
         ]
