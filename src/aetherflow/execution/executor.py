@@ -24,7 +24,13 @@ from aetherflow.execution.observer import NullObserver, RunObserver
 from aetherflow.execution.prompt import build_request, criterion_text, defeat_prefix_cache
 from aetherflow.execution.rundir import RunDirectory
 from aetherflow.execution.workspace import write_step_files
-from aetherflow.metrics.records import CriterionResult, PromptCacheMode, RunRecord, StepRecord
+from aetherflow.metrics.records import (
+    PromptCacheMode,
+    RunRecord,
+    StepRecord,
+    Verdict,
+    run_status_from_steps,
+)
 from aetherflow.metrics.timeline import now_ns
 from aetherflow.plan.dag import critical_path
 from aetherflow.plan.models import Plan, Step
@@ -96,8 +102,7 @@ class PlanExecutor:
         self.run_dir.write_record(self.record)
         try:
             await self._schedule()
-            failed = any(r.status != "succeeded" for r in self._results.values())
-            self._finish("failed" if failed else "succeeded")
+            self._finish(run_status_from_steps([r.status for r in self._results.values()]))
         except BaseException:
             self._finish("interrupted")
             raise
@@ -134,7 +139,7 @@ class PlanExecutor:
     def _blocked_reason(self, step: Step) -> str | None:
         for dep in step.dependencies:
             status = self._results[dep].status
-            if status != "succeeded":
+            if status in ("failed", "skipped"):
                 return f"dependency {dep!r} {status}"
         return None
 
@@ -197,13 +202,13 @@ class PlanExecutor:
         last = outcomes[-1]
         text = last.text
         rec = StepRecord(
-            step_id=step.id, type=step.type.value, status="succeeded",
+            step_id=step.id, type=step.type.value, status="unvalidated",
             provider=last.record.provider, model=last.record.model,
             dependencies=list(step.dependencies),
             ready_at_ms=_ms(self._origin, ready), attempts=[o.record for o in outcomes],
             ttft_ms=last.record.timing.ttft_ms, ttr_ms=last.record.timing.ttr_ms,
-            validation=[CriterionResult(criterion=criterion_text(c), status="unchecked",
-                                        detail=_UNCHECKED) for c in step.validation_criteria],
+            validation=[Verdict(criterion=criterion_text(c), status="unchecked",
+                               reason=_UNCHECKED) for c in step.validation_criteria],
         )
         if text:
             rec.output_file = self.run_dir.write_step_output(step.id, text).relative_to(

@@ -9,37 +9,64 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aetherflow.metrics.timeline import RequestTimeline
 
 __all__ = [
+    "PASS_RATE_STATUSES",
     "SCHEMA_VERSION",
+    "AttemptKind",
     "AttemptRecord",
     "AttemptStatus",
+    "CodeQuality",
     "CostBreakdown",
-    "CriterionResult",
     "Environment",
+    "FileCollision",
+    "FirstTry",
     "PromptCacheMode",
     "Provenance",
     "RefusedFile",
     "RunConfig",
     "RunRecord",
+    "RunStatus",
     "ServerTiming",
+    "SessionRecord",
     "StepRecord",
     "StepStatus",
     "TimingMetrics",
     "TokenCount",
     "Usage",
+    "Verdict",
+    "VerdictMethod",
+    "VerdictStatus",
+    "run_status_from_steps",
 ]
 
-SCHEMA_VERSION = "1"
+#: 2: executed checks decide a step's status (``passed``/``failed``/``unvalidated``/``skipped``);
+#: records of version 1 had no check executed, so their "succeeded" reads as ``unvalidated``.
+SCHEMA_VERSION = "2"
 
 #: Where a token count came from: the provider's own usage report, a real tokenizer run
 #: on the text, a heuristic estimate, or the number of streamed content chunks.
 Provenance = Literal["server", "tokenizer", "estimate", "chunk_count"]
 AttemptStatus = Literal["ok", "error"]
-StepStatus = Literal["succeeded", "failed", "skipped"]
+#: ``passed``: at least one check executed and every executed check passed. ``failed``: a
+#: check failed, the request failed or the output was empty. ``unvalidated``: completed with
+#: nothing executable (never a success; does not block dependents). ``skipped``: not run.
+StepStatus = Literal["passed", "failed", "unvalidated", "skipped"]
+#: Statuses in a pass rate's denominator: pass rate = passed / (passed + failed + skipped).
+PASS_RATE_STATUSES: tuple[StepStatus, ...] = ("passed", "failed", "skipped")
+RunStatus = Literal["running", "passed", "unvalidated", "failed", "interrupted", "crashed"]
+#: What an attempt was: the first generation, a repair turn after failed checks, or a review
+#: pass (``--workflow prod``).
+AttemptKind = Literal["generation", "repair", "review"]
+VerdictStatus = Literal["passed", "failed", "error", "unchecked"]
+#: ``executed``: a check ran (in a sandbox or, for parse-only checks, in-process);
+#: ``judge``: an LLM judge's opinion on a free-text criterion (never in executed pass rates);
+#: ``none``: nothing ran (an unchecked free-text criterion).
+VerdictMethod = Literal["executed", "judge", "none"]
+FirstTry = Literal["passed", "failed", "unvalidated"]
 
 
 class _Model(BaseModel):
@@ -152,6 +179,35 @@ class ServerTiming(_Model):
         return cls(note=note)
 
 
+class Verdict(_Model):
+    """The outcome of one validation criterion on one attempt's files.
+
+    ``status``: ``passed``/``failed`` (the check ran and decided), ``error`` (the check could
+    not run properly, e.g. the checker itself is missing), ``unchecked`` (nothing ran).
+    ``reason`` says why a check failed or erred in a few words (``exit code 1``,
+    ``timeout after 30 s``, ``memory limit``); ``output_tail`` is the bounded, secret-scrubbed
+    tail of what it printed; ``sandbox`` names what ran it.
+    """
+
+    criterion: str
+    check: str = "text"
+    status: VerdictStatus
+    method: VerdictMethod = "none"
+    reason: str | None = None
+    duration_ms: float | None = None
+    exit_code: int | None = None
+    output_tail: str | None = None
+    sandbox: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_v1(cls, data: Any) -> Any:
+        """Version-1 records had ``{criterion, status, detail}`` and never ran a check."""
+        if isinstance(data, dict) and "detail" in data:
+            data = {k: v for k, v in data.items() if k != "detail"} | {"reason": data["detail"]}
+        return data
+
+
 class AttemptRecord(_Model):
     """One request attempt of a step: what was asked of whom, what came back, how fast."""
 
@@ -172,6 +228,13 @@ class AttemptRecord(_Model):
     server_timing: ServerTiming = Field(
         default_factory=lambda: ServerTiming.unknown("not recorded (written before AetherFlow "
                                                      "read server-side timings)"))
+    kind: AttemptKind = "generation"
+    #: The reply stopped on the output-token limit (finish reason ``length``/``max_tokens``).
+    truncated: bool = False
+    #: The verdicts of the checks run on this attempt's files (empty if none ran).
+    verdicts: list[Verdict] = Field(default_factory=list)
+    #: Which session of the run made the attempt (1, then 2 after a ``--resume``, ...).
+    session: int = 1
 
 
 class RefusedFile(_Model):
@@ -181,16 +244,43 @@ class RefusedFile(_Model):
     reason: str
 
 
-class CriterionResult(_Model):
-    """Outcome of one validation criterion."""
+class FileCollision(_Model):
+    """A file written by two steps that no dependency orders: the later write won."""
 
-    criterion: str
-    status: Literal["passed", "failed", "unchecked", "error"]
-    detail: str | None = None
+    path: str
+    overwritten_step: str
+    by_step: str
+
+
+class CodeQuality(_Model):
+    """Static quality of the Python files a step produced (see docs/metrics.md).
+
+    ``None`` with ``note`` when not measurable (no Python file, radon missing, ...).
+    """
+
+    python_files: int = 0
+    lines: int = 0
+    ruff_findings: int | None = None
+    ruff_findings_per_100_lines: float | None = None
+    maintainability_index: float | None = None
+    cyclomatic_complexity_mean: float | None = None
+    cyclomatic_complexity_max: int | None = None
+    note: str | None = None
+
+
+def _v1_status(data: Any, old: str, new: str) -> Any:
+    if isinstance(data, dict) and data.get("status") == old:
+        return {**data, "status": new}
+    return data
 
 
 class StepRecord(_Model):
-    """Everything measured about one step."""
+    """Everything measured about one step.
+
+    ``validation`` holds the verdicts on the step's final files; each attempt keeps its own
+    in ``AttemptRecord.verdicts``. ``first_try`` is the verdict on the first answered
+    generation, before any repair (transport retries of an unanswered request are not tries).
+    """
 
     step_id: str
     type: str
@@ -209,7 +299,20 @@ class StepRecord(_Model):
     output_file: str | None = None
     files_written: list[str] = Field(default_factory=list)
     files_refused: list[RefusedFile] = Field(default_factory=list)
-    validation: list[CriterionResult] = Field(default_factory=list)
+    validation: list[Verdict] = Field(default_factory=list)
+    first_try: FirstTry | None = None
+    repairs: int = 0
+    truncated: bool = False
+    #: Time spent running checks (all attempts), apart from generation.
+    validation_ms: float | None = None
+    quality: CodeQuality | None = None
+    collisions: list[FileCollision] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_v1(cls, data: Any) -> Any:
+        """Version 1 executed no check: its "succeeded" is ``unvalidated``, never passed."""
+        return _v1_status(data, "succeeded", "unvalidated")
 
 
 class Environment(_Model):
@@ -246,6 +349,30 @@ class RunConfig(_Model):
     provider_options: dict[str, Any] = Field(default_factory=dict)
 
 
+class SessionRecord(_Model):
+    """One process's stretch of a run: the first, then one per ``--resume``.
+
+    ``makespan_ms`` is this session's wall time on its own monotonic clock.
+    """
+
+    session: int
+    started_at: str
+    finished_at: str | None = None
+    makespan_ms: float | None = None
+    pid: int | None = None
+    end: Literal["running", "finished", "interrupted", "crashed"] = "running"
+
+
+def run_status_from_steps(statuses: list[str]) -> RunStatus:
+    """A finished run's status: ``passed`` (every step passed), ``unvalidated`` (none failed
+    or was skipped, some unvalidated), else ``failed``."""
+    if any(s in ("failed", "skipped") for s in statuses):
+        return "failed"
+    if statuses and all(s == "passed" for s in statuses):
+        return "passed"
+    return "unvalidated"
+
+
 class RunRecord(_Model):
     """``run.json``: one run of one plan."""
 
@@ -254,7 +381,7 @@ class RunRecord(_Model):
     task_id: str
     plan_path: str | None = None
     plan_description: str = ""
-    status: Literal["running", "succeeded", "failed", "interrupted"] = "running"
+    status: RunStatus = "running"
     started_at: str
     finished_at: str | None = None
     config: RunConfig
@@ -265,3 +392,14 @@ class RunRecord(_Model):
     critical_path: list[str] = Field(default_factory=list)
     parallel_efficiency: float | None = None
     label: str | None = None
+    #: sha256 of the plan file's bytes when the run started (resume refuses a changed plan).
+    plan_sha256: str | None = None
+    sessions: list[SessionRecord] = Field(default_factory=list)
+    #: Warnings for the person reading the run (unused plan keys, file collisions, ...).
+    warnings: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_v1(cls, data: Any) -> Any:
+        """Version 1 executed no check: a run that "succeeded" is ``unvalidated``."""
+        return _v1_status(data, "succeeded", "unvalidated")
