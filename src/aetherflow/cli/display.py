@@ -15,7 +15,8 @@ from aetherflow.plan.models import Plan
 
 __all__ = ["LiveRunDisplay", "fmt_ms", "summary_table"]
 
-_STYLE = {"pending": "dim", "running": "cyan", "passed": "green", "unvalidated": "blue", "failed": "red",
+_STYLE = {"pending": "dim", "running": "cyan", "passed": "green", "unvalidated": "blue",
+          "failed": "red",
           "skipped": "yellow"}
 
 
