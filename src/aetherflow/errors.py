@@ -12,7 +12,11 @@ as one line and exits with :attr:`AetherFlowError.exit_code`; set
     │   ├── ConfigError            configuration / CLI options are wrong
     │   │   ├── UnknownProviderError
     │   │   └── MissingKeyError    a provider needs an API key that is not set
-    │   └── WorkspaceError         a generated path would escape the run workspace
+    │   ├── WorkspaceError         a generated path would escape the run workspace
+    │   ├── OutputError            the output directory cannot be created or written
+    │   ├── ResultNotFoundError    a result file (run.json, benchmark_data.json, ...) is missing
+    │   └── CorruptResultError     a result file exists but does not parse or validate
+    ├── RunDirectoryError          exit 1: the run directory stopped being writable mid-run
     └── ProviderError              a request to a provider failed (recorded, may be retried)
         ├── ProviderUnavailableError   cannot connect / local server failed to start
         ├── ProviderHTTPError          non-2xx answer (status, retry_after)
@@ -25,16 +29,21 @@ from __future__ import annotations
 __all__ = [
     "AetherFlowError",
     "ConfigError",
+    "CorruptResultError",
     "InputError",
     "MissingKeyError",
+    "OutputError",
     "PlanError",
     "ProviderError",
     "ProviderHTTPError",
     "ProviderStreamError",
     "ProviderTimeoutError",
     "ProviderUnavailableError",
+    "ResultNotFoundError",
+    "RunDirectoryError",
     "UnknownProviderError",
     "WorkspaceError",
+    "one_line_error",
 ]
 
 
@@ -78,6 +87,41 @@ class MissingKeyError(ConfigError):
 
 class WorkspaceError(InputError):
     """A generated file path would escape the run workspace; the file is refused."""
+
+
+class OutputError(InputError):
+    """The output (run directory, report folder) cannot be created or written; checked
+    before anything is spent."""
+
+
+class ResultNotFoundError(InputError):
+    """A result file or directory the user named does not exist."""
+
+
+class CorruptResultError(InputError):
+    """A result file exists but is not valid JSON or not a valid result of its kind."""
+
+
+def one_line_error(exc: BaseException) -> str:
+    """A validation error (pydantic's, or any) as one short line: the first problem with
+    its location, and how many more there are."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            items = list(errors())
+        except Exception:  # pragma: no cover - a foreign object with an errors() method
+            items = []
+        if items:
+            first = items[0]
+            loc = ".".join(str(p) for p in first.get("loc", ())) or "$"
+            more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+            return f"{loc}: {first.get('msg', 'invalid')}{more}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+class RunDirectoryError(AetherFlowError):
+    """Writing the run directory failed mid-run (disk full, removed, read-only). The run
+    stops cleanly as ``interrupted`` with what was completed kept (exit 1)."""
 
 
 class ProviderError(AetherFlowError):

@@ -26,8 +26,8 @@ from aetherflow.report.comparison_html import render_comparison_html, render_sui
 def _bench(ttfts: list[float], *, cost: float | None = 0.01, failed: int = 0,
            task_id: str = "t", makespan: float = 1000.0) -> BenchmarkData:
     runs = [make_run(f"r{i}", [make_step("a", [t], cost=cost,
-                                         status="failed" if i < failed else "succeeded")],
-                     makespan=makespan + i, status="failed" if i < failed else "succeeded")
+                                         status="failed" if i < failed else "passed")],
+                     makespan=makespan + i, status="failed" if i < failed else "passed")
             for i, t in enumerate(ttfts)]
     data = make_data(runs)
     return data.model_copy(update={"meta": data.meta.model_copy(update={"task_id": task_id})})
@@ -157,14 +157,14 @@ def _entries() -> list[SuiteEntry]:
 def test_suite_page_charts_and_table() -> None:
     page = render_suite_html(_entries())
     _assert_self_contained(page, 4)
-    for title in ("Step success rate (failed plans kept)", "Makespan mean (ms)",
+    for title in ("Pass rate (executed checks; failed plans kept)", "Makespan mean (ms)",
                   "TTFT p50 (ms, all attempts)", "Cost total (USD)"):
         assert _js(title) in page
     assert _js("p1 · seq") in page and _js("p2 · par") in page
     assert '"text":"' + _js("n/a") + '"' in page  # p2 · seq has an unpriced attempt
     assert "<th>plan</th><th>variant</th>" in page and "<td>p2</td><td>seq</td>" in page
     assert "<td>n/a</td>" in page  # its cost cell
-    assert "Totals (failed plans included): 7 of 8 plan runs succeeded" in page
+    assert "Totals (failed plans included): 7 of 8 plan runs passed" in page
     assert "<h3>p1: par vs seq</h3>" in page and "<h3>p2: par vs seq</h3>" in page
 
 

@@ -12,7 +12,6 @@ from aetherflow.bench.runner import build_benchmark_data, load_benchmark_data, w
 from aetherflow.metrics.records import (
     AttemptRecord,
     CostBreakdown,
-    CriterionResult,
     Environment,
     RunConfig,
     RunRecord,
@@ -20,6 +19,7 @@ from aetherflow.metrics.records import (
     TimingMetrics,
     TokenCount,
     Usage,
+    Verdict,
 )
 from aetherflow.report import render_markdown, write_bench_reports
 from aetherflow.report.analysis import analyse
@@ -46,21 +46,35 @@ def make_attempt(ttft: float, *, ok: bool = True, cost: float | None = 0.01,
     )
 
 
-def make_step(step_id: str, ttfts: list[float], status: str = "succeeded",
+def verdict(status: str, check: str = "pytest") -> Verdict:
+    """An executed verdict (or an unchecked free-text one for ``status="unchecked"``)."""
+    if status == "unchecked":
+        return Verdict(criterion="free text", status="unchecked")
+    return Verdict(criterion=check, check=check, status=status, method="executed",  # type: ignore[arg-type]
+                   sandbox="test")
+
+
+def make_step(step_id: str, ttfts: list[float], status: str = "passed",
               step_type: str = "code_generation", **kw: object) -> StepRecord:
-    """A step whose attempts have the given TTFTs (all but the last failed when >1)."""
-    attempts = [make_attempt(t, ok=(i == len(ttfts) - 1 and status == "succeeded"), **kw)  # type: ignore[arg-type]
+    """A step whose attempts have the given TTFTs (all but the last failed when >1); a
+    passed step's last attempt passed a pytest check, a failed step's failed it."""
+    attempts = [make_attempt(t, ok=(i == len(ttfts) - 1 and status != "failed"), **kw)  # type: ignore[arg-type]
                 for i, t in enumerate(ttfts)]
     for i, a in enumerate(attempts, start=1):
         a.attempt = i
+    final = {"passed": [verdict("passed")], "failed": [verdict("failed")],
+             "unvalidated": [verdict("unchecked")]}.get(status, [])
+    if attempts and final:
+        attempts[-1].verdicts = list(final)
     return StepRecord(step_id=step_id, type=step_type, status=status, provider="emu",  # type: ignore[arg-type]
                       ready_at_ms=0.0, finished_at_ms=100.0, step_time_ms=100.0,
-                      attempts=attempts,
-                      validation=[CriterionResult(criterion="x", status="unchecked")])
+                      attempts=attempts, validation=final,
+                      first_try=status if status in ("passed", "failed", "unvalidated")  # type: ignore[arg-type]
+                      else None)
 
 
 def make_run(run_id: str, steps: list[StepRecord], makespan: float = 1000.0,
-             status: str = "succeeded") -> RunRecord:
+             status: str = "passed") -> RunRecord:
     """A finished run record."""
     return RunRecord(
         run_id=run_id, task_id="t", plan_path="plan.json", status=status,  # type: ignore[arg-type]
@@ -104,10 +118,12 @@ def test_latency_distribution_of_known_values() -> None:
 
 def test_failed_plans_stay_in_totals() -> None:
     g = compute_aggregates(known_runs()).global_figures
-    assert (g.runs, g.plans_succeeded, g.plan_success_rate) == (2, 1, 0.5)
-    assert (g.steps, g.steps_succeeded, g.steps_failed, g.step_success_rate) == (4, 3, 1, 0.75)
+    assert (g.runs, g.plans_passed, g.plan_pass_rate) == (2, 1, 0.5)
+    assert (g.steps, g.steps_passed, g.steps_failed, g.pass_rate) == (4, 3, 1, 0.75)
+    assert g.first_try_pass_rate == 0.75
     assert g.cost.total_usd == pytest.approx(0.04)
-    assert g.cost.per_successful_plan_usd == pytest.approx(0.04)
+    assert g.cost.per_passed_plan_usd == pytest.approx(0.04)
+    assert g.cost.per_passed_step_usd == pytest.approx(0.04 / 3)
     assert g.cost.failed_attempts_usd == pytest.approx(0.01)
     assert g.tokens_output.total == 40 and g.tokens_output.provenance == ["server"]
     assert g.makespan_ms.mean == 2000.0
@@ -117,7 +133,7 @@ def test_groups_per_task_type_and_step() -> None:
     agg = compute_aggregates(known_runs())
     by_type = {g.key: g for g in agg.per_task_type}
     assert set(by_type) == {"analysis", "code_generation"}
-    assert by_type["analysis"].success_rate == 0.5
+    assert by_type["analysis"].pass_rate == 0.5
     assert by_type["code_generation"].latency.ttft_ms.p50 == 200.0
     assert [g.key for g in agg.per_step] == ["a", "b"]
     assert [g.key for g in agg.per_provider] == ["emu"]
@@ -133,7 +149,13 @@ def test_cache_and_quality_na_reasons_come_from_the_data() -> None:
     agg = compute_aggregates(known_runs())
     assert agg.cache.status == "n/a" and "not reported by this provider" in (agg.cache.reason or "")
     assert "no cache field" in (agg.cache.reason or "")
-    assert agg.quality.status == "n/a" and agg.quality.reason == QUALITY_UNCHECKED_REASON
+    assert agg.quality.status == "measured" and agg.quality.pass_rate == 0.75
+    unchecked = compute_aggregates([make_run("r", [make_step("a", [1.0], "unvalidated")],
+                                             status="unvalidated")])
+    assert unchecked.quality.status == "n/a"
+    assert unchecked.quality.reason == QUALITY_UNCHECKED_REASON
+    assert unchecked.global_figures.pass_rate is None  # unvalidated is never a success
+    assert unchecked.global_figures.steps_unvalidated == 1
     measured = compute_aggregates([make_run("r", [make_step("a", [1.0], cache_read=50)])])
     assert measured.cache.status == "measured" and measured.cache.token_hit_rate == 0.5
 
@@ -148,8 +170,8 @@ def test_warmup_runs_are_kept_but_excluded() -> None:
 def test_markdown_shows_known_statistics_and_answers() -> None:
     md = render_markdown(make_data())
     assert "| TTFT (ms) | 4 | 250.0 | 250.0 |" in md
-    assert "1 of 2 plan runs succeeded" in md and "75.0%" in md
-    assert QUALITY_UNCHECKED_REASON in md
+    assert "3 of 4 steps passed their executed checks" in md and "75.0%" in md
+    assert "| pytest | 4 | 3 | 1 | 0 | 75.0% |" in md
     assert "one provider: no comparison" in md
     assert "parallel efficiency p50 0.50 < 0.8" in md
     assert "emulator" in md

@@ -66,3 +66,25 @@ def test_symlink_escape_is_refused(tmp_path: Path) -> None:
     ws.mkdir()
     (ws / "link").symlink_to(tmp_path)
     assert safe_workspace_path(ws, "link/x.py") is None
+
+
+def test_a_file_that_is_another_files_directory_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """``# file: lib.v2/a.py`` then ``# file: lib.v2`` used to raise IsADirectoryError."""
+    text = ("```python\n# file: lib.v2/a.py\nx = 1\n```\n"
+            "```python\n# file: lib.v2\ny = 2\n```\n")
+    written, refused = write_step_files(tmp_path, text, [])
+    assert written == ["lib.v2/a.py"]
+    assert [r.path for r in refused] == ["lib.v2"]
+    assert "directory" in refused[0].reason
+
+
+def test_an_overlong_name_is_refused_not_a_crash(tmp_path: Path) -> None:
+    name = "x" * 300 + ".py"
+    written, refused = write_step_files(tmp_path, f"```python {name}\nx = 1\n```\n", [])
+    assert written == [] and "longer than" in refused[0].reason
+
+
+def test_a_directory_in_the_workspace_refuses_a_file_of_that_name(tmp_path: Path) -> None:
+    (tmp_path / "pkg.d").mkdir()
+    written, refused = write_step_files(tmp_path, "```python pkg.d\nx = 1\n```\n", [])
+    assert written == [] and "cannot be written" in refused[0].reason

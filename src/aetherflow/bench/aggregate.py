@@ -8,21 +8,31 @@ counted and explained.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
 from aetherflow.bench.model import (
     Aggregates,
     CacheSection,
+    CheckKindStats,
+    CodeQualitySummary,
     CostSummary,
     GlobalFigures,
     GroupStats,
     LatencyTable,
+    PassAtK,
     PlanStructure,
     QualitySection,
     TokenTotal,
 )
-from aetherflow.metrics.records import AttemptRecord, RunRecord, StepRecord, TokenCount
+from aetherflow.metrics.records import (
+    PASS_RATE_STATUSES,
+    AttemptRecord,
+    RunRecord,
+    StepRecord,
+    TokenCount,
+)
 from aetherflow.metrics.stats import rate, summarize
 
 __all__ = [
@@ -31,11 +41,14 @@ __all__ = [
     "all_steps",
     "compute_aggregates",
     "latency_table",
+    "pass_at_k",
+    "pass_rate",
     "sum_costs",
 ]
 
 QUALITY_UNCHECKED_REASON = (
-    "validation of criteria not implemented in this version: all criteria unchecked"
+    "no step had an executable check (free-text criteria only): nothing is known about "
+    "whether the code works"
 )
 
 
@@ -106,14 +119,24 @@ def sum_costs(attempts: Sequence[AttemptRecord]) -> tuple[float | None, str | No
 
 
 def _wasted_attempts(steps: Iterable[StepRecord]) -> list[AttemptRecord]:
-    """Attempts that did not deliver a step's final success (errors, and failed steps)."""
+    """Attempts that did not deliver a passed step's final answer: errors, answers whose
+    checks failed, and every attempt of a step that did not pass."""
     wasted: list[AttemptRecord] = []
     for s in steps:
-        if s.status == "succeeded" and s.attempts:
-            wasted.extend(s.attempts[:-1])
+        if s.status == "passed":
+            final = max((a.attempt for a in s.attempts if a.status == "ok"), default=None)
+            wasted.extend(a for a in s.attempts if a.attempt != final)
         else:
             wasted.extend(s.attempts)
     return wasted
+
+
+def pass_rate(statuses: Iterable[str]) -> tuple[int, int, float | None]:
+    """(passed, denominator, rate): passed / (passed + failed + skipped)."""
+    values = list(statuses)
+    passed = values.count("passed")
+    denominator = sum(values.count(s) for s in PASS_RATE_STATUSES)
+    return passed, denominator, rate(passed, denominator)
 
 
 def _cost_summary(runs: Sequence[RunRecord]) -> CostSummary:
@@ -121,29 +144,48 @@ def _cost_summary(runs: Sequence[RunRecord]) -> CostSummary:
     attempts = all_attempts(steps)
     total, note = sum_costs(attempts)
     failed, _ = sum_costs(_wasted_attempts(steps))
-    ok_plans = sum(r.status == "succeeded" for r in runs)
-    per_plan: float | None = None
+    repairs, _ = sum_costs([a for a in attempts if a.kind == "repair"])
+    ok_plans = sum(r.status == "passed" for r in runs)
+    ok_steps = sum(s.status == "passed" for s in steps)
+    per_plan = per_step = None
     if total is not None and ok_plans:
         per_plan = total / ok_plans
-    elif total is not None:
-        note = "no plan succeeded: cost per successful plan undefined"
+    if total is not None and ok_steps:
+        per_step = total / ok_steps
+    if total is not None and not ok_steps:
+        note = "no step passed: cost per passed step and plan undefined"
+    elif total is not None and not ok_plans:
+        note = "no plan passed: cost per passed plan undefined"
     sources = sorted({a.cost.price_source for a in attempts if a.cost.price_source})
-    return CostSummary(total_usd=total, per_successful_plan_usd=per_plan,
-                       failed_attempts_usd=failed, price_sources=sources, note=note)
+    return CostSummary(total_usd=total, per_passed_plan_usd=per_plan,
+                       per_passed_step_usd=per_step, failed_attempts_usd=failed,
+                       repairs_usd=repairs, price_sources=sources, note=note)
+
+
+def _first_try_rate(steps: Sequence[StepRecord]) -> float | None:
+    _, denominator, _ = pass_rate(s.status for s in steps)
+    return rate(sum(s.first_try == "passed" for s in steps), denominator)
 
 
 def _global(runs: Sequence[RunRecord]) -> GlobalFigures:
     steps = all_steps(runs)
     attempts = all_attempts(steps)
     status = Counter(s.status for s in steps)
-    ok_plans = sum(r.status == "succeeded" for r in runs)
+    plans = Counter(r.status for r in runs)
+    answered = [a for a in attempts if a.status == "ok"]
+    truncated = sum(a.truncated for a in answered)
+    passed, _, step_rate = pass_rate(s.status for s in steps)
+    plan_denominator = len(runs) - plans["unvalidated"]
     return GlobalFigures(
-        runs=len(runs), plans_succeeded=ok_plans, plan_success_rate=rate(ok_plans, len(runs)),
-        steps=len(steps), steps_succeeded=status["succeeded"], steps_failed=status["failed"],
-        steps_skipped=status["skipped"], step_success_rate=rate(status["succeeded"], len(steps)),
+        runs=len(runs), plans_passed=plans["passed"], plans_unvalidated=plans["unvalidated"],
+        plan_pass_rate=rate(plans["passed"], plan_denominator),
+        steps=len(steps), steps_passed=passed, steps_failed=status["failed"],
+        steps_unvalidated=status["unvalidated"], steps_skipped=status["skipped"],
+        pass_rate=step_rate, first_try_pass_rate=_first_try_rate(steps),
         attempts=len(attempts), attempts_failed=sum(a.status == "error" for a in attempts),
         attempts_per_step=len(attempts) / len(steps) if steps else None,
-        length_stops=sum(a.finish_reason == "length" for a in attempts),
+        truncated_attempts=truncated, answered_attempts=len(answered),
+        truncation_rate=rate(truncated, len(answered)),
         makespan_ms=summarize((r.makespan_ms for r in runs), "no run finished"),
         cost=_cost_summary(runs),
         tokens_input=token_total(a.usage.input for a in attempts),
@@ -152,10 +194,13 @@ def _global(runs: Sequence[RunRecord]) -> GlobalFigures:
 
 
 def _group(key: str, steps: Sequence[StepRecord], attempts: Sequence[AttemptRecord]) -> GroupStats:
-    ok = sum(s.status == "succeeded" for s in steps)
+    status = Counter(s.status for s in steps)
+    passed, _, step_rate = pass_rate(s.status for s in steps)
     cost, cost_note = sum_costs(attempts)
     return GroupStats(
-        key=key, steps=len(steps), steps_succeeded=ok, success_rate=rate(ok, len(steps)),
+        key=key, steps=len(steps), steps_passed=passed, steps_failed=status["failed"],
+        steps_unvalidated=status["unvalidated"], steps_skipped=status["skipped"],
+        pass_rate=step_rate, first_try_pass_rate=_first_try_rate(steps),
         attempts=len(attempts), attempts_failed=sum(a.status == "error" for a in attempts),
         step_time_ms=summarize((s.step_time_ms for s in steps), "no step finished"),
         latency=latency_table(attempts, "all attempts"),
@@ -214,18 +259,107 @@ def _cache(attempts: Sequence[AttemptRecord], setting: str | None) -> CacheSecti
     )
 
 
-def _quality(steps: Sequence[StepRecord]) -> QualitySection:
-    n = Counter(v.status for s in steps for v in s.validation)
-    checked = n["passed"] + n["failed"] + n["error"]
-    reason: str | None = None
-    if not sum(n.values()):
+def _by_check(steps: Sequence[StepRecord]) -> list[CheckKindStats]:
+    verdicts = [v for s in steps for a in s.attempts for v in a.verdicts
+                if v.method == "executed"]
+    out = []
+    for kind in sorted({v.check for v in verdicts}):
+        mine = Counter(v.status for v in verdicts if v.check == kind)
+        executed = sum(mine.values())
+        out.append(CheckKindStats(check=kind, executed=executed, passed=mine["passed"],
+                                  failed=mine["failed"], error=mine["error"],
+                                  pass_rate=rate(mine["passed"], executed)))
+    return out
+
+
+def _comb(n: int, k: int) -> float:
+    return float(math.comb(n, k))
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased pass@k estimator (Chen et al. 2021): 1 - C(n-c, k) / C(n, k) for ``n``
+    samples of which ``c`` passed (needs k <= n)."""
+    if k > n:
+        raise ValueError("pass@k needs k <= n")
+    if n - c < k:
+        return 1.0
+    return 1.0 - _comb(n - c, k) / _comb(n, k)
+
+
+def _pass_at_k(runs: Sequence[RunRecord]) -> list[PassAtK]:
+    """pass@k per step id over the runs' first tries, averaged over steps."""
+    tries: dict[str, list[bool]] = {}
+    for r in runs:
+        for s in r.steps:
+            if s.first_try in ("passed", "failed"):
+                tries.setdefault(s.step_id, []).append(s.first_try == "passed")
+    if not tries:
+        return [PassAtK(k=1, note="no step had an executed check on its first try")]
+    temps = {r.config.temperature for r in runs}
+    if temps == {0.0}:
+        return [PassAtK(k=1, note="temperature 0: the repeats are the same draw, so pass@k "
+                                  "would only repeat pass@1")]
+    n_min = min(len(v) for v in tries.values())
+    out = []
+    for k in (1, 2, 5, 10):
+        if k > n_min:
+            break
+        values = [pass_at_k(len(v), sum(v), k) for v in tries.values()]
+        out.append(PassAtK(k=k, value=sum(values) / len(values), steps=len(values)))
+    return out
+
+
+def _code_quality(steps: Sequence[StepRecord]) -> CodeQualitySummary:
+    measured = [s.quality for s in steps if s.quality is not None]
+    if not measured:
+        return CodeQualitySummary(note="no step produced a Python file")
+    lines = sum(q.lines for q in measured)
+    findings = [q.ruff_findings for q in measured]
+    per_100 = (None if any(f is None for f in findings) or not lines
+               else sum(f or 0 for f in findings) * 100 / lines)
+    mi = [(q.maintainability_index, q.lines) for q in measured
+          if q.maintainability_index is not None]
+    cc = [q.cyclomatic_complexity_mean for q in measured
+          if q.cyclomatic_complexity_mean is not None]
+    cc_max = [q.cyclomatic_complexity_max for q in measured
+              if q.cyclomatic_complexity_max is not None]
+    mi_lines = sum(n for _, n in mi)
+    return CodeQualitySummary(
+        steps=len(measured), python_files=sum(q.python_files for q in measured), lines=lines,
+        ruff_findings_per_100_lines=per_100,
+        maintainability_index_mean=(sum(v * n for v, n in mi) / mi_lines if mi_lines
+                                    else None),
+        cyclomatic_complexity_mean=sum(cc) / len(cc) if cc else None,
+        cyclomatic_complexity_max=max(cc_max) if cc_max else None,
+        note=None if per_100 is not None else "ruff did not run on every file")
+
+
+def _quality(runs: Sequence[RunRecord]) -> QualitySection:
+    steps = all_steps(runs)
+    status = Counter(s.status for s in steps)
+    passed, denominator, step_rate = pass_rate(s.status for s in steps)
+    final = [v for s in steps for v in s.validation]
+    judged = Counter(v.status for v in final if v.method == "judge")
+    executed = [v for v in final if v.method == "executed"]
+    reason = None
+    if not final and not any(s.validation for s in steps):
         reason = "no validation criteria in the plan"
-    elif not checked:
+    elif not executed and not any(s.status in ("passed", "failed") for s in steps):
         reason = QUALITY_UNCHECKED_REASON
+    repairs = sum(s.repairs for s in steps)
     return QualitySection(
-        status="n/a" if reason else "measured", reason=reason, passed=n["passed"],
-        failed=n["failed"], unchecked=n["unchecked"], error=n["error"],
-        pass_rate=n["passed"] / checked if checked else None,
+        status="n/a" if reason else "measured", reason=reason, passed=passed,
+        failed=status["failed"], skipped=status["skipped"], unvalidated=status["unvalidated"],
+        pass_rate=step_rate, first_try_pass_rate=_first_try_rate(steps),
+        first_try_passed=sum(s.first_try == "passed" for s in steps),
+        by_check=_by_check(steps), judged_passed=judged["passed"],
+        judged_failed=judged["failed"],
+        unchecked_criteria=sum(v.status == "unchecked" for v in final),
+        repairs=repairs, repairs_per_passed_step=repairs / passed if passed else None,
+        validation_ms=summarize((s.validation_ms for s in steps),
+                                "no check ran" if denominator else "no step checked"),
+        pass_at_k=_pass_at_k(runs), code=_code_quality(steps),
+        sandboxes=sorted({v.sandbox for v in executed if v.sandbox}),
     )
 
 
@@ -243,5 +377,5 @@ def compute_aggregates(runs: Sequence[RunRecord], cache_setting: str | None = No
         per_step=_grouped(steps, lambda s: s.step_id),
         plan_structure=_structure(runs),
         cache=_cache(attempts, cache_setting),
-        quality=_quality(steps),
+        quality=_quality(runs),
     )

@@ -22,17 +22,22 @@ __all__ = [
     "BenchRun",
     "BenchmarkData",
     "CacheSection",
+    "CheckKindStats",
+    "CodeQualitySummary",
     "CostSummary",
     "GlobalFigures",
     "GroupStats",
     "LatencyTable",
+    "PassAtK",
     "PlanStructure",
     "QualitySection",
     "Thresholds",
     "TokenTotal",
 ]
 
-BENCH_SCHEMA_VERSION = "1"
+#: 2: pass rates from executed checks (v1 counted a completed request as a success; a v1
+#: file is re-aggregated from its runs on load, its steps reading as unvalidated).
+BENCH_SCHEMA_VERSION = "2"
 
 
 class _Model(BaseModel):
@@ -45,8 +50,8 @@ class Thresholds(_Model):
     ttft_p50_ms: float = 2000.0
     ttft_p95_ms: float = 5000.0
     tpot_p50_ms: float = 100.0
-    step_success_rate: float = 1.0
-    cost_per_successful_plan_usd: float = 0.50
+    pass_rate: float = 1.0
+    cost_per_passed_plan_usd: float = 0.50
     failed_attempt_cost_share: float = 0.20
     parallel_efficiency: float = 0.80
     queue_share_of_ttr: float = 0.10
@@ -95,30 +100,48 @@ class TokenTotal(_Model):
 
 
 class CostSummary(_Model):
-    """Cost figures in USD; None with a note when some attempt was not priced."""
+    """Cost figures in USD; None with a note when some attempt was not priced.
+
+    ``failed_attempts_usd``: attempts that did not deliver a passed step's final answer
+    (errors, answers whose checks failed, every attempt of a failed step);
+    ``repairs_usd``: the repair turns; ``per_passed_step_usd``/``per_passed_plan_usd``:
+    the total over passed steps/plans (n/a when none passed).
+    """
 
     total_usd: float | None = None
-    per_successful_plan_usd: float | None = None
+    per_passed_plan_usd: float | None = None
+    per_passed_step_usd: float | None = None
     failed_attempts_usd: float | None = None
+    repairs_usd: float | None = None
     price_sources: list[str] = Field(default_factory=list)
     note: str | None = None
 
 
 class GlobalFigures(_Model):
-    """Headline numbers over the measured runs; failed plans stay in every total."""
+    """Headline numbers over the measured runs; failed plans stay in every total.
+
+    Pass rate = passed / (passed + failed + skipped); unvalidated steps (nothing
+    checkable) are counted apart and never as a success. First-try pass rate = steps whose
+    first answered generation passed every executed check, over the same denominator.
+    """
 
     runs: int
-    plans_succeeded: int
-    plan_success_rate: float | None
+    plans_passed: int
+    plans_unvalidated: int = 0
+    plan_pass_rate: float | None
     steps: int
-    steps_succeeded: int
+    steps_passed: int
     steps_failed: int
+    steps_unvalidated: int = 0
     steps_skipped: int
-    step_success_rate: float | None
+    pass_rate: float | None
+    first_try_pass_rate: float | None = None
     attempts: int
     attempts_failed: int
     attempts_per_step: float | None
-    length_stops: int
+    truncated_attempts: int = 0
+    answered_attempts: int = 0
+    truncation_rate: float | None = None
     makespan_ms: Distribution
     cost: CostSummary
     tokens_input: TokenTotal
@@ -173,8 +196,12 @@ class GroupStats(_Model):
 
     key: str
     steps: int
-    steps_succeeded: int
-    success_rate: float | None
+    steps_passed: int
+    steps_failed: int = 0
+    steps_unvalidated: int = 0
+    steps_skipped: int = 0
+    pass_rate: float | None
+    first_try_pass_rate: float | None = None
     attempts: int
     attempts_failed: int
     step_time_ms: Distribution
@@ -205,16 +232,62 @@ class CacheSection(_Model):
     cache_setting: str | None = None
 
 
+class CheckKindStats(_Model):
+    """Verdicts of one check kind (``pytest``, ``ruff``, ...) over every attempt checked."""
+
+    check: str
+    executed: int
+    passed: int
+    failed: int
+    error: int
+    pass_rate: float | None
+
+
+class PassAtK(_Model):
+    """pass@k over the bench's repeats (Chen et al. 2021, unbiased estimator), from each
+    repeat's first try; ``None`` with the reason when the repeats cannot differ."""
+
+    k: int
+    value: float | None = None
+    steps: int = 0
+    note: str | None = None
+
+
+class CodeQualitySummary(_Model):
+    """Static quality of the Python files the steps produced (docs/metrics.md)."""
+
+    steps: int = 0
+    python_files: int = 0
+    lines: int = 0
+    ruff_findings_per_100_lines: float | None = None
+    maintainability_index_mean: float | None = None
+    cyclomatic_complexity_mean: float | None = None
+    cyclomatic_complexity_max: int | None = None
+    note: str | None = None
+
+
 class QualitySection(_Model):
-    """Validation outcome counts, or n/a with the reason when nothing was checked."""
+    """What the executed checks say, or n/a with the reason when nothing was checkable."""
 
     status: Literal["measured", "n/a"]
     reason: str | None = None
     passed: int = 0
     failed: int = 0
-    unchecked: int = 0
-    error: int = 0
+    skipped: int = 0
+    unvalidated: int = 0
     pass_rate: float | None = None
+    first_try_pass_rate: float | None = None
+    first_try_passed: int = 0
+    by_check: list[CheckKindStats] = Field(default_factory=list)
+    judged_passed: int = 0
+    judged_failed: int = 0
+    unchecked_criteria: int = 0
+    repairs: int = 0
+    repairs_per_passed_step: float | None = None
+    validation_ms: Distribution = Field(default_factory=lambda: Distribution(n=0))
+    pass_at_k: list[PassAtK] = Field(default_factory=list)
+    code: CodeQualitySummary = Field(default_factory=CodeQualitySummary)
+    sandboxes: list[str] = Field(default_factory=list)
 
 
 class Aggregates(_Model):

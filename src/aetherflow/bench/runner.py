@@ -11,29 +11,46 @@ flags (``speculative``/``cache``) cannot be applied to it and are refused.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+from pydantic import ValidationError
 
 from aetherflow.bench.aggregate import compute_aggregates
 from aetherflow.bench.model import BenchmarkData, BenchMeta, BenchRun, Thresholds
 from aetherflow.bench.overlay import apply_overlay
-from aetherflow.errors import ConfigError
+from aetherflow.errors import (
+    ConfigError,
+    CorruptResultError,
+    OutputError,
+    ResultNotFoundError,
+    one_line_error,
+)
 from aetherflow.execution.attempt import Pricer
 from aetherflow.execution.observer import NullObserver, RunObserver
-from aetherflow.execution.runner import RunOptions, SettingsResolver, run_plan_async
+from aetherflow.execution.runner import (
+    RunOptions,
+    SettingsResolver,
+    resume_run_async,
+    run_plan_async,
+)
 from aetherflow.metrics.environment import capture_environment
+from aetherflow.metrics.records import RunRecord
 from aetherflow.plan.loader import load_plan
 from aetherflow.store.history import HistoryStore
 
 __all__ = [
     "BENCH_DATA_FILE",
+    "BENCH_SPEC_FILE",
     "BenchObserver",
     "BenchSpec",
     "build_benchmark_data",
+    "load_bench_spec",
     "load_benchmark_data",
     "run_bench_async",
     "server_mode",
@@ -109,14 +126,27 @@ def write_benchmark_data(data: BenchmarkData, out_dir: Path) -> Path:
 
 
 def load_benchmark_data(path: Path) -> BenchmarkData:
-    """Read a ``benchmark_data.json`` (or the one inside a directory)."""
+    """Read a ``benchmark_data.json`` (or the one inside a directory).
+
+    A version-1 file (written before checks were executed) is re-aggregated from its runs,
+    whose steps read as ``unvalidated``. A file that is missing is "not found"; one that
+    does not parse or validate is "corrupt", in one line.
+    """
     file = path / BENCH_DATA_FILE if path.is_dir() else path
     try:
-        return BenchmarkData.model_validate_json(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{file}: not found") from exc
-    except ValueError as exc:
-        raise ConfigError(f"{file}: not a valid benchmark_data.json: {exc}") from exc
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultNotFoundError(f"{file}: not found") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CorruptResultError(f"{file}: corrupt (not JSON: {exc})") from None
+    try:
+        if isinstance(raw, dict) and raw.get("schema_version") == "1":
+            runs = [BenchRun.model_validate(r) for r in raw.get("runs", [])]
+            meta = BenchMeta.model_validate(raw["meta"])
+            return build_benchmark_data(meta, runs)
+        return BenchmarkData.model_validate(raw)
+    except (ValidationError, KeyError, TypeError) as exc:
+        raise CorruptResultError(f"{file}: corrupt ({one_line_error(exc)})") from None
 
 
 def _meta(spec: BenchSpec, options: RunOptions, bench_id: int, task_id: str) -> BenchMeta:
@@ -134,39 +164,99 @@ def _schedule(spec: BenchSpec) -> list[tuple[int, bool, Path]]:
     return warm + measured
 
 
+BENCH_SPEC_FILE = "bench_spec.json"
+_FINISHED = ("passed", "unvalidated", "failed")
+
+
+def _spec_json(spec: BenchSpec, options: RunOptions, bench_id: int) -> dict[str, Any]:
+    return {"plan": str(spec.plan), "repeats": spec.repeats, "warmup": spec.warmup,
+            "overlay": dict(spec.overlay), "label": spec.label, "bench_id": bench_id,
+            "options": options.to_json(), "thresholds": spec.thresholds.model_dump()}
+
+
+def load_bench_spec(directory: Path) -> tuple[BenchSpec, int]:
+    """The spec a bench recorded in ``directory`` (for ``bench --resume``) and its id."""
+    file = directory / BENCH_SPEC_FILE
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+        options = RunOptions.from_json(raw["options"])
+        spec = BenchSpec(plan=Path(raw["plan"]), output=directory, repeats=raw["repeats"],
+                         warmup=raw["warmup"], options=options, overlay=raw["overlay"],
+                         label=raw["label"], thresholds=Thresholds(**raw["thresholds"]))
+    except FileNotFoundError:
+        raise ResultNotFoundError(f"{directory}: no {BENCH_SPEC_FILE}: not a bench "
+                                  "directory AetherFlow can resume") from None
+    except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise CorruptResultError(f"{file}: corrupt ({one_line_error(exc)})") from None
+    return spec, int(raw["bench_id"])
+
+
+async def _one_run(spec: BenchSpec, options: RunOptions, run_dir: Path, label: str | None,
+                   db: HistoryStore, bench_id: int | None, seed: int, obs: BenchObserver,
+                   resolver: SettingsResolver | None, pricer: Pricer | None,
+                   ) -> tuple[RunRecord, Path]:
+    """Run one repeat; on a resumed bench, reuse a finished run and resume a broken one."""
+    if (run_dir / "run.json").exists() or (run_dir / "journal.jsonl").exists():
+        record = _finished_record(run_dir)
+        if record is not None:
+            return record, run_dir
+        return await resume_run_async(run_dir, observer=obs, resolver=resolver,
+                                      pricer=pricer, history=db)
+    run_opts = replace(options, output=run_dir, label=label, seed=seed)
+    return await run_plan_async(spec.plan, run_opts, observer=obs, resolver=resolver,
+                                pricer=pricer, history=db, bench_id=bench_id)
+
+
+def _finished_record(run_dir: Path) -> RunRecord | None:
+    try:
+        record = RunRecord.model_validate_json((run_dir / "run.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if record.status in _FINISHED else None
+
+
 async def run_bench_async(
     spec: BenchSpec, *, observer: BenchObserver | None = None,
     resolver: SettingsResolver | None = None, pricer: Pricer | None = None,
-    store: HistoryStore | None = None,
+    store: HistoryStore | None = None, resume: bool = False,
 ) -> BenchmarkData:
     """Run the bench, save every run to the history store, write ``benchmark_data.json``.
 
     ``benchmark_data.json`` is rewritten after every run, so an interrupted bench keeps
-    what it measured.
+    what it measured; ``resume`` continues a bench directory (finished runs reused, broken
+    ones resumed, missing ones run) with the spec it recorded.
     """
     spec.check()
     options = apply_overlay(spec.options, spec.overlay)
     options.check()
     plan = load_plan(spec.plan)
-    if (spec.output / BENCH_DATA_FILE).exists():
-        raise ConfigError(f"{spec.output} already holds a bench; choose another --output")
+    if not resume and (spec.output / BENCH_DATA_FILE).exists():
+        raise ConfigError(f"{spec.output} already holds a bench; choose another --output "
+                          f"(or continue it with --resume {spec.output})")
     obs = observer or _NullBenchObserver()
     own_store = store is None
     db = store or HistoryStore()
     try:
-        bench_id = db.create_bench(plan.task_id, spec.label, str(spec.plan), spec.repeats)
+        if resume:
+            bench_id = load_bench_spec(spec.output)[1]
+        else:
+            _check_output(spec.output)
+            bench_id = db.create_bench(plan.task_id, spec.label, str(spec.plan), spec.repeats)
+            spec_file = spec.output / BENCH_SPEC_FILE
+            spec_file.write_text(json.dumps(_spec_json(spec, options, bench_id), indent=1),
+                                 encoding="utf-8")
         meta = _meta(spec, options, bench_id, plan.task_id)
         runs: list[BenchRun] = []
         schedule = _schedule(spec)
         for n, (index, warm, run_dir) in enumerate(schedule, start=1):
             obs.on_repeat_start(n, len(schedule), warm)
             label = f"{spec.label}:warmup" if warm and spec.label else spec.label
-            run_opts = _with_output(options, run_dir, label)
-            record, path = await run_plan_async(spec.plan, run_opts, observer=obs,
-                                                resolver=resolver, pricer=pricer)
-            hid = db.save_run(record, path, label=label, bench_id=None if warm else bench_id)
+            record, path = await _one_run(spec, options, run_dir, label, db,
+                                          None if warm else bench_id, seed=n, obs=obs,
+                                          resolver=resolver, pricer=pricer)
+            found = db.find(record.run_id)
             runs.append(BenchRun(index=index, warmup=warm, run_dir=str(path.relative_to(
-                spec.output)), history_id=hid, record=record))
+                spec.output)), history_id=found[0].id if found else None, record=record))
             meta.emulated = meta.emulated or record.config.emulated
             meta.model = meta.model or record.config.model
             data = build_benchmark_data(meta, runs, spec.thresholds)
@@ -180,7 +270,13 @@ async def run_bench_async(
             db.close()
 
 
-def _with_output(options: RunOptions, run_dir: Path, label: str | None) -> RunOptions:
-    from dataclasses import replace
-
-    return replace(options, output=run_dir, label=label)
+def _check_output(directory: Path) -> None:
+    """The bench directory can be created and written (checked before anything is spent)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".write-test"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot write the bench directory {directory}: "
+                          f"{exc.strerror or exc}") from None

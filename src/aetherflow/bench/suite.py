@@ -101,16 +101,18 @@ def run_suite(plans: Sequence[Path], variants: Sequence[Variant], out: Path, rep
     return entries
 
 
-SUITE_HEADER = ["plan", "variant", "runs", "plans ok", "step success", "TTFT p50 ms",
-                "TTR p50 ms", "makespan mean ms", "cost total"]
+SUITE_HEADER = ["plan", "variant", "runs", "plans passed", "pass rate (n)", "unvalidated",
+                "first try", "TTFT p50 ms", "TTR p50 ms", "makespan mean ms", "cost total"]
 
 
 def suite_row(e: SuiteEntry) -> list[str]:
     """The cells of one bench in the suite table (columns of :data:`SUITE_HEADER`)."""
     a = e.data.aggregates
     g = a.global_figures
-    return [e.data.meta.task_id, e.variant, str(g.runs), f"{g.plans_succeeded}/{g.runs}",
-            fmt_pct(g.step_success_rate), fmt_num(a.latency_all.ttft_ms.p50),
+    n = g.steps_passed + g.steps_failed + g.steps_skipped
+    return [e.data.meta.task_id, e.variant, str(g.runs), f"{g.plans_passed}/{g.runs}",
+            f"{fmt_pct(g.pass_rate)} ({n})", str(g.steps_unvalidated),
+            fmt_pct(g.first_try_pass_rate), fmt_num(a.latency_all.ttft_ms.p50),
             fmt_num(a.latency_all.ttr_ms.p50), fmt_num(g.makespan_ms.mean),
             fmt_usd(g.cost.total_usd)]
 
@@ -118,12 +120,15 @@ def suite_row(e: SuiteEntry) -> list[str]:
 def suite_totals(entries: Sequence[SuiteEntry]) -> str:
     """The totals sentence over every run of every bench (failed plans included)."""
     runs = sum(e.data.aggregates.global_figures.runs for e in entries)
-    ok = sum(e.data.aggregates.global_figures.plans_succeeded for e in entries)
-    steps = sum(e.data.aggregates.global_figures.steps for e in entries)
-    ok_steps = sum(e.data.aggregates.global_figures.steps_succeeded for e in entries)
-    return (f"Totals (failed plans included): {ok} of {runs} plan runs succeeded "
-            f"({fmt_pct(ok / runs if runs else None)}); {ok_steps} of {steps} steps "
-            f"succeeded ({fmt_pct(ok_steps / steps if steps else None)}).")
+    figures = [e.data.aggregates.global_figures for e in entries]
+    ok = sum(g.plans_passed for g in figures)
+    n = sum(g.steps_passed + g.steps_failed + g.steps_skipped for g in figures)
+    ok_steps = sum(g.steps_passed for g in figures)
+    unvalidated = sum(g.steps_unvalidated for g in figures)
+    return (f"Totals (failed plans included): {ok} of {runs} plan runs passed; "
+            f"{ok_steps} of {n} steps passed their executed checks "
+            f"({fmt_pct(ok_steps / n if n else None)}); {unvalidated} steps unvalidated "
+            "(nothing checkable, not counted).")
 
 
 VARIANT_COMPARISON_HEADER = ["metric", "A", "B", "B − A", "significant"]

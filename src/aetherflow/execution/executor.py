@@ -1,32 +1,55 @@
-"""Async DAG executor: ready steps run concurrently up to a limit; every attempt recorded.
+"""Async DAG executor: ready steps run concurrently up to a limit; every attempt recorded;
+executed checks decide each step's status.
 
 Rules:
-* a step becomes *ready* when all its dependencies have finished;
-* a step whose dependency did not succeed is *skipped* with that reason, never run;
+
+* a step becomes *ready* when all its dependencies have finished (a count per step, so
+  finding ready steps is O(1) per completion);
+* a step whose dependency failed or was skipped is *skipped* with that reason, never run;
+  an ``unvalidated`` dependency does not block it;
 * transient provider errors are retried with backoff (``Retry-After`` honoured) within the
-  step's time budget; every attempt, failed or not, is kept on the step record;
-* ``run.json`` is rewritten after every step, so an interruption loses nothing completed.
+  step's time budget, then the next fallback provider is tried; every attempt is kept;
+* the answer's files are checked in the sandbox (:mod:`aetherflow.validation.checks`);
+  failing checks get ``--repairs`` follow-up turns; ``--workflow prod`` adds a review pass
+  before the checks. A step is ``passed`` only when at least one check executed and every
+  executed check passed; ``unvalidated`` when nothing was executable;
+* every attempt and every finished step is appended to the run's journal as it ends
+  (O(1) each); ``run.json`` is rebuilt from memory at the end and at a bounded interval.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Literal
 
-from aetherflow.errors import ProviderError
+from aetherflow.errors import ProviderError, ProviderStreamError, RunDirectoryError
 from aetherflow.execution.attempt import AttemptOutcome, Pricer, run_attempt
+from aetherflow.execution.files import StepFiles
+from aetherflow.execution.journal import StepEntry
 from aetherflow.execution.observer import NullObserver, RunObserver
-from aetherflow.execution.prompt import build_request, criterion_text, defeat_prefix_cache
+from aetherflow.execution.prompt import (
+    build_repair_request,
+    build_request,
+    build_review_request,
+    criterion_text,
+    defeat_prefix_cache,
+)
 from aetherflow.execution.rundir import RunDirectory
-from aetherflow.execution.workspace import write_step_files
+from aetherflow.execution.workspace import assign_step_files, write_files
 from aetherflow.metrics.records import (
+    FirstTry,
     PromptCacheMode,
     RunRecord,
+    SessionRecord,
     StepRecord,
     Verdict,
     run_status_from_steps,
@@ -35,10 +58,14 @@ from aetherflow.metrics.timeline import now_ns
 from aetherflow.plan.dag import critical_path
 from aetherflow.plan.models import Plan, Step
 from aetherflow.providers.base import ChatRequest, Provider
+from aetherflow.validation.checks import CheckContext, run_check
+from aetherflow.validation.quality import code_quality
+from aetherflow.validation.sandbox import Sandbox, SandboxLimits, SandboxMode
 
-__all__ = ["ExecutionSettings", "PlanExecutor", "backoff_delay"]
+__all__ = ["SEEDED_PROVIDERS", "ExecutionSettings", "PlanExecutor", "Workflow", "backoff_delay",
+           "classify_verdicts"]
 
-_UNCHECKED = "not checked: criteria execution is not part of this version"
+Workflow = Literal["proto", "prod"]
 
 
 @dataclass(frozen=True)
@@ -55,30 +82,101 @@ class ExecutionSettings:
     #: ``off`` gives every attempt a unique first line so no prefix cache can serve it
     #: (:func:`defeat_prefix_cache`); ``on``/``default`` send prompts unchanged.
     prompt_cache: PromptCacheMode = "default"
+    #: Follow-up turns after failed checks, each with the failing checks' output.
+    repairs: int = 1
+    #: ``proto``: generate -> checks -> repairs; ``prod``: generate -> review -> checks ->
+    #: repairs.
+    workflow: Workflow = "proto"
+    #: Stop launching attempts once the run's recorded spend reaches this (USD).
+    max_cost_usd: float | None = None
+    #: Which sandbox runs the checks (``auto``: bubblewrap when it works, else the fallback).
+    sandbox: SandboxMode = "auto"
+    #: Address-space limit of each check, MiB.
+    check_memory_mb: int = 1024
+    #: Checks run at once (0: one per CPU, at most 4).
+    check_concurrency: int = 0
+    #: Seconds between rewrites of run.json while the run goes on (the journal is per event).
+    snapshot_interval_s: float = 10.0
+    #: Sampling seed sent to providers that accept one (:data:`SEEDED_PROVIDERS`); a bench
+    #: gives each repeat its own, so repeats are independent draws (pass@k).
+    seed: int | None = None
 
+
+#: Providers whose API takes a ``seed`` (OpenAI-style bodies; llama.cpp honours it).
+SEEDED_PROVIDERS = frozenset({"local", "openai", "groq", "openai-compatible"})
 
 def backoff_delay(attempt: int, error: ProviderError, settings: ExecutionSettings,
                   rng: random.Random) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: Retry-After if the server gave one,
-    else exponential backoff with full jitter, capped."""
+    """Seconds to wait before attempt ``attempt + 1``: ``Retry-After`` if the server gave
+    one (capped at ``backoff_cap_s``), else exponential backoff with *full jitter*: uniform
+    in ``[0, min(cap, base * 2 ** (attempt - 1))]``."""
     retry_after = getattr(error, "retry_after_s", None)
     if retry_after is not None:
         return float(min(retry_after, settings.backoff_cap_s))
     ceiling = min(settings.backoff_cap_s, settings.backoff_base_s * 2 ** (attempt - 1))
-    return float(rng.uniform(0.5 * ceiling, ceiling))
+    return float(rng.uniform(0.0, ceiling))
+
+
+def classify_verdicts(verdicts: Sequence[Verdict]) -> tuple[FirstTry, str | None]:
+    """A step's status from its verdicts: ``passed`` when at least one check executed and
+    every executed check passed; ``failed`` (with the failing kinds) when one did not;
+    ``unvalidated`` when none executed. Judged verdicts never count."""
+    executed = [v for v in verdicts if v.method == "executed"]
+    if not executed:
+        return "unvalidated", None
+    bad = [v for v in executed if v.status != "passed"]
+    if not bad:
+        return "passed", None
+    kinds = ", ".join(dict.fromkeys(v.check for v in bad))
+    return "failed", f"checks failed: {kinds}"
 
 
 def _ms(origin: int, t: int) -> float:
     return (t - origin) / 1e6
 
 
+class _BudgetReached(Exception):
+    """The run's recorded spend reached ``--max-cost-usd``: no attempt may start."""
+
+
+@dataclass
+class _StepState:
+    """One step in progress: its attempts, its conversation, its files, its verdicts."""
+
+    step: Step
+    ready_ns: int
+    outcomes: list[AttemptOutcome] = field(default_factory=list)
+    answer: str = ""
+    conversation: ChatRequest | None = None
+    own_files: dict[str, str] = field(default_factory=dict)
+    refused: list[Any] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    first_try: FirstTry | None = None
+    repairs: int = 0
+    validation_ns: int = 0
+    reason: str | None = None
+    failed: bool = False
+    reviewed: bool = False
+
+
+@dataclass(frozen=True)
+class _StepResult:
+    record: StepRecord
+    files: dict[str, str]
+    output: str
+
+
 class PlanExecutor:
-    """Runs one plan to completion, writing its run directory as it goes."""
+    """Runs one plan (or the rest of a resumed one), journaling as it goes."""
 
     def __init__(
         self, plan: Plan, *, providers: Callable[[Step], Sequence[Provider]], pricer: Pricer,
         settings: ExecutionSettings, run_dir: RunDirectory, record: RunRecord,
         plan_dir: Path, observer: RunObserver | None = None, seed: int | None = None,
+        sandbox: Sandbox | None = None, reviewer: Provider | None = None,
+        options: Mapping[str, Any] | None = None, session: int = 1,
+        finished: Mapping[str, StepEntry] | None = None,
+        in_flight: Mapping[str, StepEntry] | None = None,
     ) -> None:
         self.plan = plan
         self.providers = providers
@@ -88,18 +186,43 @@ class PlanExecutor:
         self.record = record
         self.plan_dir = plan_dir
         self.observer: RunObserver = observer or NullObserver()
+        self.reviewer = reviewer
+        self.session = session
+        self._options = dict(options or {})
+        self._sandbox = sandbox
         self._rng = random.Random(seed)
         self._gate = asyncio.Semaphore(settings.concurrency)
+        checks = settings.check_concurrency or min(4, os.cpu_count() or 1)
+        self._check_gate = asyncio.Semaphore(checks)
         self._origin = 0
         self._outputs: dict[str, str] = {}
         self._results: dict[str, StepRecord] = {}
+        self._files = StepFiles({s.id: s.dependencies for s in plan.steps})
+        self._finished_before = dict(finished or {})
+        self._in_flight_before = dict(in_flight or {})
+        self._spent = 0.0
+        self._unpriced = 0
+        self._budget_hit = False
+        self._last_snapshot = 0.0
+        self._snapshot_cost = 0.0
+        self._session = SessionRecord(session=session, started_at="", pid=os.getpid())
 
+    # --- the run -------------------------------------------------------------------------
     async def run(self) -> RunRecord:
         """Execute every step; return the final record (also on cancellation)."""
         self._origin = now_ns()
+        self._last_snapshot = time.monotonic()
+        self._session.started_at = datetime.now(UTC).isoformat()
         self.run_dir.create()
+        journal = self.run_dir.open_journal()
+        header = self.record.model_dump(mode="json", exclude={"steps", "sessions"})
+        event: dict[str, Any] = {"e": "session", "session": self.session,
+                                 "started_at": self._session.started_at, "pid": os.getpid()}
+        if self.session == 1:
+            event |= {"header": header, "options": self._options}
+        journal.append(event)
+        self.record.sessions.append(self._session)
         self.observer.on_run_start(self.plan, self.record)
-        self.run_dir.write_record(self.record)
         try:
             await self._schedule()
             self._finish(run_status_from_steps([r.status for r in self._results.values()]))
@@ -108,132 +231,396 @@ class PlanExecutor:
             raise
         finally:
             self.observer.on_run_end(self.record)
+            self.run_dir.close()
         return self.record
 
+    def _journal(self, event: dict[str, Any]) -> None:
+        if self.run_dir.journal is not None:
+            self.run_dir.journal.append(event)
+
     async def _schedule(self) -> None:
-        pending = {s.id: s for s in self.plan.steps}
-        running: dict[asyncio.Task[StepRecord], str] = {}
+        steps = {s.id: s for s in self.plan.steps}
+        waiting = {s.id: len(set(s.dependencies)) for s in self.plan.steps}
+        children: dict[str, list[str]] = defaultdict(list)
+        for s in self.plan.steps:
+            for dep in set(s.dependencies):
+                children[dep].append(s.id)
+        start = now_ns()
+        ready: deque[tuple[str, int]] = deque((s.id, start) for s in self.plan.steps
+                                              if waiting[s.id] == 0)
+        running: dict[asyncio.Task[_StepResult], str] = {}
+        cap = max(2 * self.settings.concurrency, self.settings.concurrency + 4)
+
+        def complete(step_id: str) -> None:
+            t = now_ns()
+            for child in children[step_id]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append((child, t))
+
         try:
-            while pending or running:
-                for step in [s for s in pending.values() if self._deps_done(s)]:
-                    del pending[step.id]
-                    if (reason := self._blocked_reason(step)) is not None:
-                        self._store(self._skipped(step, reason))
+            while ready or running:
+                while ready and len(running) < cap:
+                    sid, ready_ns = ready.popleft()
+                    if sid in self._finished_before:
+                        self._adopt(sid, self._finished_before[sid])
+                        complete(sid)
                         continue
-                    running[asyncio.create_task(self._run_step(step))] = step.id
+                    step = steps[sid]
+                    reason = self._blocked_reason(step)
+                    if reason is not None:
+                        self._store(self._skipped(step, reason, ready_ns))
+                        complete(sid)
+                        continue
+                    running[asyncio.create_task(self._run_step(step, ready_ns))] = sid
                 if not running:
                     continue
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    del running[task]
-                    self._store(task.result())
+                    sid = running.pop(task)
+                    result = task.result()
+                    self._store(result.record, result.files, result.output)
+                    complete(sid)
         finally:
             for task in running:
                 task.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
 
-    def _deps_done(self, step: Step) -> bool:
-        return all(d in self._results for d in step.dependencies)
-
     def _blocked_reason(self, step: Step) -> str | None:
         for dep in step.dependencies:
             status = self._results[dep].status
             if status in ("failed", "skipped"):
                 return f"dependency {dep!r} {status}"
+        if self._budget_hit:
+            return self._budget_reason()
         return None
 
-    def _skipped(self, step: Step, reason: str) -> StepRecord:
+    def _budget_reason(self) -> str:
+        return (f"budget: the run's recorded spend reached ${self._spent:.4f} "
+                f"(--max-cost-usd {self.settings.max_cost_usd})")
+
+    def _skipped(self, step: Step, reason: str, ready_ns: int) -> StepRecord:
         t = _ms(self._origin, now_ns())
         return StepRecord(step_id=step.id, type=step.type.value, status="skipped", reason=reason,
-                          dependencies=list(step.dependencies), ready_at_ms=t,
-                          finished_at_ms=t, step_time_ms=0.0, service_time_ms=0.0)
+                          dependencies=list(step.dependencies),
+                          ready_at_ms=_ms(self._origin, ready_ns), finished_at_ms=t,
+                          step_time_ms=0.0, service_time_ms=0.0)
 
-    def _store(self, rec: StepRecord) -> None:
-        self._results[rec.step_id] = rec
-        self.record.steps = [self._results[s.id] for s in self.plan.steps if s.id in self._results]
-        self.run_dir.write_record(self.record)
+    def _adopt(self, step_id: str, entry: StepEntry) -> None:
+        """A step finished in an earlier session: reuse its record, never request it again."""
+        assert entry.record is not None
+        rec = entry.record.model_copy(update={"attempts": list(entry.attempts)})
+        self._results[step_id] = rec
+        self._outputs[step_id] = entry.output
+        self._files.record(step_id, entry.files)
         self.observer.on_step_end(rec)
 
-    async def _attempts(self, step: Step, chain: Sequence[Provider]) -> list[AttemptOutcome]:
-        """Retry transient errors on each provider, then fall over to the next one, all
-        within the step's time budget. Attempt numbers run on across providers."""
+    def _store(self, rec: StepRecord, files: Mapping[str, str] | None = None,
+               output: str = "") -> None:
+        self._results[rec.step_id] = rec
+        self._journal({"e": "step", "session": self.session, "step": rec.step_id,
+                       "record": rec.model_dump(mode="json", exclude={"attempts"}),
+                       "files": dict(files or {}), "output": output})
+        self.observer.on_step_end(rec)
+        self._maybe_snapshot()
+
+    def _maybe_snapshot(self) -> None:
+        """Rewrite run.json when the interval has passed and the last rewrite was cheap
+        relative to it (so rewrites stay a bounded share of the run, whatever its size)."""
+        now = time.monotonic()
+        interval = max(self.settings.snapshot_interval_s, 20 * self._snapshot_cost)
+        if now - self._last_snapshot < interval:
+            return
+        started = time.monotonic()
+        self._sync_record()
+        self.run_dir.write_record(self.record)
+        self._snapshot_cost = time.monotonic() - started
+        self._last_snapshot = time.monotonic()
+
+    def _sync_record(self) -> None:
+        self.record.steps = [self._results[s.id] for s in self.plan.steps
+                             if s.id in self._results]
+
+    # --- one step ------------------------------------------------------------------------
+    async def _run_step(self, step: Step, ready_ns: int) -> _StepResult:
+        state = _StepState(step=step, ready_ns=ready_ns)
+        deadline = ready_ns + int(self.settings.step_timeout_s * 1e9)
         request = build_request(
             self.plan, step, self._outputs, plan_dir=self.plan_dir,
             max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
         )
-        deadline = now_ns() + int(self.settings.step_timeout_s * 1e9)
-        outcomes: list[AttemptOutcome] = []
+        self.run_dir.write_prompt(step.id, [{"role": m.role, "content": m.content}
+                                            for m in request.messages])
+        chain = list(self.providers(step))
+        try:
+            await self._generate(state, chain, request, deadline)
+            if not state.failed and self.settings.workflow == "prod" and not state.reviewed:
+                await self._review(state, request, deadline)
+            if not state.failed:
+                await self._validate(state, deadline)
+                state.first_try = classify_verdicts(state.verdicts)[0]
+                await self._repair(state, chain, deadline)
+        except _BudgetReached:
+            state.reason = state.reason or self._budget_reason()
+            if not state.outcomes:
+                return _StepResult(self._skipped(step, self._budget_reason(), ready_ns), {}, "")
+            state.failed = state.failed or not state.answer
+        record = await self._finish_step(state)
+        ok = bool(state.answer) and not state.failed
+        return _StepResult(record, dict(state.own_files) if ok else {},
+                           state.answer if ok else "")
+
+    def _resume_outcomes(self, step_id: str) -> list[AttemptOutcome]:
+        entry = self._in_flight_before.pop(step_id, None)
+        if entry is None:
+            return []
+        out = []
+        for rec in entry.attempts:
+            err = None if rec.status == "ok" else ProviderStreamError(
+                rec.error_message or "failed", kind=rec.error_kind or "error",
+                transient=False)
+            out.append(AttemptOutcome(record=rec, text=entry.texts.get(rec.attempt, ""),
+                                      error=err))
+        return out
+
+    async def _generate(self, state: _StepState, chain: Sequence[Provider],
+                        request: ChatRequest, deadline: int) -> None:
+        """The first generation. A step in flight when an earlier session ended continues
+        from its journaled attempts: their answers are replayed in order (files applied,
+        repairs and the review counted), never requested again."""
+        prior = self._resume_outcomes(state.step.id)
+        state.outcomes += prior
+        answered = [o for o in prior if o.error is None and o.text.strip()]
+        if answered:
+            for outcome in answered:
+                self._take_answer(state, outcome, request)
+            state.repairs = sum(o.record.kind == "repair" for o in answered)
+            state.reviewed = any(o.record.kind == "review" for o in answered)
+            return
+        new = await self._request(state, chain, request, "generation", deadline,
+                                  queued_ns=state.ready_ns)
+        self._take_answer(state, new[-1], request)
+
+    def _take_answer(self, state: _StepState, outcome: AttemptOutcome,
+                     request: ChatRequest) -> bool:
+        """Adopt ``outcome`` as the step's current answer; False (and the step failed) when
+        it failed or is empty."""
+        if outcome.error is not None:
+            state.failed = True
+            state.reason = f"{outcome.error.kind}: {outcome.error}"
+            return False
+        if not outcome.text.strip():
+            state.failed = True
+            state.reason = "empty output"
+            return False
+        state.answer = outcome.text
+        state.conversation = request
+        files, refused = assign_step_files(outcome.text, list(state.step.context.files))
+        state.own_files.update(files)
+        state.refused += refused
+        return True
+
+    async def _review(self, state: _StepState, request: ChatRequest, deadline: int) -> None:
+        reviewer = self.reviewer
+        chain = [reviewer] if reviewer is not None else list(self.providers(state.step))
+        criteria = [criterion_text(c) for c in state.step.validation_criteria]
+        review = build_review_request(request, state.answer, criteria)
+        new = await self._request(state, chain, review, "review", deadline)
+        state.reviewed = True
+        if new[-1].error is None and new[-1].text.strip():
+            self._take_answer(state, new[-1], review)
+        # A failed review keeps the generated answer: the checks judge what exists.
+
+    async def _repair(self, state: _StepState, chain: Sequence[Provider],
+                      deadline: int) -> None:
+        answering = next((o.record.provider for o in reversed(state.outcomes)
+                          if o.error is None and o.text.strip()), None)
+        chain = [p for p in chain if p.name == answering] or list(chain)
+        while state.repairs < self.settings.repairs and now_ns() < deadline:
+            status, _ = classify_verdicts(state.verdicts)
+            if status != "failed" or state.conversation is None:
+                return
+            failing = [v for v in state.verdicts
+                       if v.method == "executed" and v.status != "passed"]
+            repair = build_repair_request(state.conversation, state.answer, failing)
+            new = await self._request(state, chain, repair, "repair", deadline)
+            state.repairs += 1
+            if not self._take_answer(state, new[-1], repair):
+                state.failed = False  # the last good answer's verdicts still stand
+                state.reason = None
+                return
+            await self._validate(state, deadline)
+
+    async def _request(self, state: _StepState, chain: Sequence[Provider],
+                       request: ChatRequest, kind: Literal["generation", "repair", "review"],
+                       deadline: int, queued_ns: int | None = None) -> list[AttemptOutcome]:
+        """Retry transient errors on each provider, then fall over to the next one, all
+        within the step's time budget. Attempt numbers run on across kinds and providers."""
+        new: list[AttemptOutcome] = []
         for provider in chain:
-            outcomes += await self._provider_attempts(step, provider, request, deadline,
-                                                      first=len(outcomes) + 1)
-            err = outcomes[-1].error
-            if err is None or not err.transient or now_ns() >= deadline:
-                break
-        return outcomes
+            for k in range(1, self.settings.max_attempts + 1):
+                if self._budget_hit:
+                    raise _BudgetReached
+                outcome = await self._attempt(state, provider, request, kind, deadline,
+                                              queued_ns if not new else None)
+                new.append(outcome)
+                err = outcome.error
+                if err is None or not err.transient or now_ns() >= deadline:
+                    return new
+                if k == self.settings.max_attempts:
+                    break
+                delay = backoff_delay(k, err, self.settings, self._rng)
+                if delay >= (deadline - now_ns()) / 1e9:
+                    return new
+                await asyncio.sleep(delay)
+        return new
 
-    async def _provider_attempts(self, step: Step, provider: Provider, request: ChatRequest,
-                                 deadline: int, first: int) -> list[AttemptOutcome]:
-        outcomes: list[AttemptOutcome] = []
-        for k in range(1, self.settings.max_attempts + 1):
-            remaining = (deadline - now_ns()) / 1e9
-            sent = request
-            if self.settings.prompt_cache == "off":
-                sent = defeat_prefix_cache(request, uuid.uuid4().hex[:12])
-            outcome = await run_attempt(
-                provider, sent, attempt_no=first + k - 1, step_id=step.id,
-                origin_ns=self._origin,
-                gate=self._gate, observer=self.observer, pricer=self.pricer,
-                timeout_s=max(remaining, 0.001),
-            )
-            outcomes.append(outcome)
-            err = outcome.error
-            if err is None or not err.transient or k == self.settings.max_attempts:
-                break
-            delay = backoff_delay(k, err, self.settings, self._rng)
-            if delay >= (deadline - now_ns()) / 1e9:
-                break
-            await asyncio.sleep(delay)
-        return outcomes
+    async def _attempt(self, state: _StepState, provider: Provider, request: ChatRequest,
+                       kind: Literal["generation", "repair", "review"], deadline: int,
+                       queued_ns: int | None) -> AttemptOutcome:
+        sent = request
+        if self.settings.seed is not None and provider.name in SEEDED_PROVIDERS:
+            sent = replace(sent, extra={**sent.extra, "seed": self.settings.seed})
+        if self.settings.prompt_cache == "off":
+            sent = defeat_prefix_cache(request, uuid.uuid4().hex[:12])
+        number = len(state.outcomes) + 1
+        step_id = state.step.id
 
-    async def _run_step(self, step: Step) -> StepRecord:
-        ready = now_ns()
-        outcomes = await self._attempts(step, self.providers(step))
-        last = outcomes[-1]
-        text = last.text
-        rec = StepRecord(
-            step_id=step.id, type=step.type.value, status="unvalidated",
-            provider=last.record.provider, model=last.record.model,
-            dependencies=list(step.dependencies),
-            ready_at_ms=_ms(self._origin, ready), attempts=[o.record for o in outcomes],
-            ttft_ms=last.record.timing.ttft_ms, ttr_ms=last.record.timing.ttr_ms,
-            validation=[Verdict(criterion=criterion_text(c), status="unchecked",
-                               reason=_UNCHECKED) for c in step.validation_criteria],
+        def text_sink(text: str) -> None:
+            self._journal({"e": "text", "session": self.session, "step": step_id,
+                           "attempt": number, "text": text})
+
+        def interrupted(outcome: AttemptOutcome) -> None:
+            self._journal({"e": "attempt", "session": self.session, "step": step_id,
+                           "record": outcome.record.model_dump(mode="json"),
+                           "text": outcome.text})
+
+        outcome = await run_attempt(
+            provider, sent, attempt_no=number, step_id=step_id, origin_ns=self._origin,
+            gate=self._gate, observer=self.observer, pricer=self.pricer,
+            timeout_s=max((deadline - now_ns()) / 1e9, 0.001), queued_ns=queued_ns,
+            kind=kind, session=self.session, text_sink=text_sink,
+            on_interrupted=interrupted,
         )
-        if text:
-            rec.output_file = self.run_dir.write_step_output(step.id, text).relative_to(
-                self.run_dir.path).as_posix()
-        if last.error is not None:
-            rec.status, rec.reason = "failed", f"{last.error.kind}: {last.error}"
-        elif not text.strip():
-            rec.status, rec.reason = "failed", "empty output"
+        state.outcomes.append(outcome)
+        self._journal({"e": "attempt", "session": self.session, "step": step_id,
+                       "record": outcome.record.model_dump(mode="json"), "text": outcome.text})
+        self._charge(outcome)
+        return outcome
+
+    def _charge(self, outcome: AttemptOutcome) -> None:
+        cost = outcome.record.cost.total_usd
+        if cost is None:
+            self._unpriced += 1
         else:
-            self._outputs[step.id] = text
-            rec.files_written, rec.files_refused = write_step_files(
-                self.run_dir.workspace, text, list(step.context.files))
+            self._spent += cost
+        cap = self.settings.max_cost_usd
+        if cap is not None and self._spent >= cap:
+            self._budget_hit = True
+
+    def _sandbox_or_default(self) -> Sandbox:
+        if self._sandbox is None:
+            from aetherflow.validation.sandbox import get_sandbox
+
+            self._sandbox = get_sandbox(self.settings.sandbox)
+        return self._sandbox
+
+    async def _validate(self, state: _StepState, deadline: int) -> None:
+        """Run the step's checks on its current files; attach the verdicts to the attempt
+        that produced them."""
+        criteria = list(state.step.validation_criteria)
+        if not criteria:
+            state.verdicts = []
+            return
+        started = now_ns()
+        structured = [c for c in criteria if not isinstance(c, str)]
+        sandbox = self._sandbox_or_default() if structured else None
+        remaining = max((deadline - now_ns()) / 1e9, 1.0)
+        limits = SandboxLimits(wall_s=remaining, cpu_s=remaining,
+                               memory_bytes=self.settings.check_memory_mb << 20)
+        ctx = CheckContext(step_id=state.step.id, answer=state.answer,
+                           own_files=dict(state.own_files),
+                           view=self._files.view(state.step.id, state.own_files) if structured
+                           else dict(state.own_files),
+                           sandbox=sandbox or _NoSandbox(), limits=limits)
+        async with self._check_gate:
+            verdicts = await asyncio.to_thread(lambda: [run_check(c, ctx) for c in criteria])
+        state.validation_ns += now_ns() - started
+        state.verdicts = verdicts
+        answering = next((o for o in reversed(state.outcomes)
+                          if o.error is None and o.text.strip()), None)
+        if answering is not None:
+            answering.record.verdicts = list(verdicts)
+            self._journal({"e": "verdicts", "session": self.session, "step": state.step.id,
+                           "attempt": answering.record.attempt,
+                           "verdicts": [v.model_dump(mode="json") for v in verdicts]})
+
+    async def _finish_step(self, state: _StepState) -> StepRecord:
+        step = state.step
+        records = [o.record for o in state.outcomes]
+        last = records[-1] if records else None
+        rec = StepRecord(
+            step_id=step.id, type=step.type.value, status="failed",
+            provider=last.provider if last else None, model=last.model if last else None,
+            dependencies=list(step.dependencies),
+            ready_at_ms=_ms(self._origin, state.ready_ns), attempts=records,
+            ttft_ms=last.timing.ttft_ms if last else None,
+            ttr_ms=last.timing.ttr_ms if last else None,
+            validation=state.verdicts or [
+                Verdict(criterion=criterion_text(c), check=getattr(c, "check", "text"),
+                        status="unchecked", reason="not run: the step produced no answer")
+                for c in step.validation_criteria],
+            first_try=state.first_try, repairs=state.repairs,
+            truncated=any(r.truncated for r in records if r.status == "ok"),
+            validation_ms=state.validation_ns / 1e6 if state.validation_ns else None,
+        )
+        if state.answer:
+            rec.output_file = self.run_dir.write_step_output(step.id, state.answer).relative_to(
+                self.run_dir.path).as_posix()
+        if state.failed or not state.answer:
+            rec.reason = state.reason or "no answer"
+        elif state.refused:
+            rec.reason = ("the answer names files that cannot be written: "
+                          + ", ".join(f"{r.path} ({r.reason})" for r in state.refused[:3]))
+        else:
+            status, reason = classify_verdicts(state.verdicts)
+            rec.status, rec.reason = status, reason
+            if state.reason and status != "passed":
+                rec.reason = state.reason
+        rec.files_refused = list(state.refused)
+        if state.answer and not state.failed:
+            self._outputs[step.id] = state.answer
+            rec.collisions = self._files.record(step.id, state.own_files)
+            written, refused = write_files(self.run_dir.workspace, state.own_files)
+            rec.files_written, rec.files_refused = written, rec.files_refused + refused
+            rec.quality = await self._quality(state.own_files)
         finished = now_ns()
         rec.finished_at_ms = _ms(self._origin, finished)
-        rec.step_time_ms = (finished - ready) / 1e6
-        waited = sum(a.timing.queue_latency_ms or 0.0 for a in rec.attempts)
+        rec.step_time_ms = (finished - state.ready_ns) / 1e6
+        waited = sum(a.timing.queue_latency_ms or 0.0 for a in rec.attempts
+                     if a.session == self.session)
         rec.service_time_ms = rec.step_time_ms - waited
         return rec
 
+    async def _quality(self, files: Mapping[str, str]) -> Any:
+        if not any(k.endswith(".py") for k in files):
+            return None
+        sandbox = self._sandbox_or_default()
+        async with self._check_gate:
+            return await asyncio.to_thread(code_quality, dict(files), sandbox)
+
+    # --- the end -------------------------------------------------------------------------
     def _finish(self, status: str) -> None:
         end = now_ns()
         rec = self.record
         rec.status = status  # type: ignore[assignment]
         rec.finished_at = datetime.now(UTC).isoformat()
-        rec.makespan_ms = (end - self._origin) / 1e6
+        self._session.makespan_ms = (end - self._origin) / 1e6
+        self._session.finished_at = rec.finished_at
+        self._session.end = "finished" if status not in ("interrupted",) else "interrupted"
+        rec.makespan_ms = sum(s.makespan_ms or 0.0 for s in rec.sessions)
+        self._sync_record()
         deps = {s.id: list(s.dependencies) for s in self.plan.steps if s.id in self._results}
         # Service time (step time minus waiting for a concurrency slot): the critical path
         # of service times is the lower bound of any schedule's makespan.
@@ -242,4 +629,27 @@ class PlanExecutor:
             cp, path = critical_path(deps, durations)
             rec.critical_path_ms, rec.critical_path = cp, path
             rec.parallel_efficiency = cp / rec.makespan_ms if rec.makespan_ms else None
-        self.run_dir.write_record(rec)
+        if self._unpriced and self.settings.max_cost_usd is not None:
+            rec.warnings.append(f"--max-cost-usd could not count {self._unpriced} unpriced "
+                                "attempt(s)")
+        collisions = [c for s in rec.steps for c in s.collisions]
+        for c in collisions:
+            rec.warnings.append(f"{c.path}: written by {c.overwritten_step!r} then overwritten "
+                                f"by {c.by_step!r}, and no dependency orders them")
+        try:
+            self._journal({"e": "end", "session": self.session, "status": self._session.end,
+                           "run_status": status, "finished_at": rec.finished_at,
+                           "makespan_ms": self._session.makespan_ms})
+            self.run_dir.write_record(rec)
+        except (OSError, RunDirectoryError):
+            pass  # the run directory is gone or full: the caller reports it
+
+
+class _NoSandbox:
+    """For steps whose criteria are all in-process (free text): never runs anything."""
+
+    name = "none"
+    description = "no sandboxed check ran"
+
+    def run(self, argv: Sequence[str], workdir: Path, **_: Any) -> Any:  # pragma: no cover
+        raise RuntimeError("no sandbox configured")

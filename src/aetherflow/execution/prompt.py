@@ -7,10 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from aetherflow.errors import PlanError
+from aetherflow.metrics.records import Verdict
 from aetherflow.plan.models import Plan, Step
 from aetherflow.providers.base import ChatMessage, ChatRequest
+from aetherflow.validation.checks import criterion_label
 
-__all__ = ["DEP_OUTPUT_LIMIT", "INPUT_FILE_LIMIT", "SYSTEM_PROMPT", "build_request",
+__all__ = ["CHECK_OUTPUT_LIMIT", "DEP_OUTPUT_LIMIT", "INPUT_FILE_LIMIT", "SYSTEM_PROMPT",
+           "build_repair_request", "build_request", "build_review_request",
            "check_input_files", "criterion_text", "defeat_prefix_cache"]
 
 SYSTEM_PROMPT = (
@@ -22,6 +25,8 @@ SYSTEM_PROMPT = (
 DEP_OUTPUT_LIMIT = 4000
 #: Characters of each input file carried into the prompt.
 INPUT_FILE_LIMIT = 12000
+#: Characters of each failing check's output carried into a repair turn.
+CHECK_OUTPUT_LIMIT = 1500
 
 _GUIDANCE = {
     "code_generation": "Write the code.",
@@ -33,15 +38,7 @@ _GUIDANCE = {
 
 def criterion_text(criterion: object) -> str:
     """A human-readable form of a criterion (free text or structured check)."""
-    if isinstance(criterion, str):
-        return criterion
-    check = getattr(criterion, "check", "?")
-    for attr in ("text", "run"):
-        if value := getattr(criterion, attr, None):
-            return f"{check}: {value}"
-    if check == "pytest":
-        return "pytest: the provided tests must pass"
-    return str(check)
+    return criterion_label(criterion)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -117,3 +114,36 @@ def defeat_prefix_cache(request: ChatRequest, nonce: str) -> ChatRequest:
     first, *rest = request.messages
     tagged = ChatMessage(first.role, f"[request {nonce}]\n{first.content}")
     return replace(request, messages=(tagged, *rest))
+
+
+def _tail(text: str | None, limit: int) -> str:
+    text = (text or "").strip()
+    return text if len(text) <= limit else "[...]\n" + text[-limit:]
+
+
+def build_repair_request(request: ChatRequest, answer: str,
+                         failing: list[Verdict]) -> ChatRequest:
+    """A follow-up turn after failed checks: the conversation so far, the previous answer,
+    and what each failing check printed (bounded), asking for corrected complete files."""
+    lines = ["The checks of your answer failed:"]
+    for v in failing:
+        lines += ["", f"- {v.criterion}: {v.status}" + (f" ({v.reason})" if v.reason else "")]
+        if v.output_tail:
+            lines += ["```", _tail(v.output_tail, CHECK_OUTPUT_LIMIT), "```"]
+    lines += ["", "Fix the code. Answer with the complete corrected files, each in its own "
+                  "fenced code block whose first line names the file (`# file: name.py`)."]
+    return replace(request, messages=(*request.messages, ChatMessage("assistant", answer),
+                                      ChatMessage("user", "\n".join(lines))))
+
+
+def build_review_request(request: ChatRequest, answer: str,
+                         criteria: list[str]) -> ChatRequest:
+    """The ``prod`` workflow's review pass: improve the answer against the criteria."""
+    lines = ["Review your answer as a senior engineer: find bugs, missing cases and unmet "
+             "requirements, then give the improved code."]
+    if criteria:
+        lines += ["", "It must satisfy:", *[f"- {c}" for c in criteria]]
+    lines += ["", "Answer with the complete improved files, each in its own fenced code block "
+                  "whose first line names the file (`# file: name.py`)."]
+    return replace(request, messages=(*request.messages, ChatMessage("assistant", answer),
+                                      ChatMessage("user", "\n".join(lines))))

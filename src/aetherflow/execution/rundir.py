@@ -1,20 +1,32 @@
-"""The on-disk layout of one run: step outputs, the workspace, and ``run.json``.
+"""The on-disk layout of one run.
 
-``run.json`` is rewritten atomically after every step, so a crash or Ctrl-C keeps every
-completed result.
+```
+<run dir>/
+  journal.jsonl      append-only events: the crash-safe source of truth (execution/journal.py)
+  run.json           the run record, rebuilt from the journal at the end and at an interval
+  run.lock           held (flock) by the process running the run: free lock + "running" = crashed
+  step_outputs/      <step_id>.md: each step's final answer
+  prompts/           <step_id>.json: the messages each step's first request sent
+  workspace/         the files the steps wrote, in the order they finished
+```
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from aetherflow.errors import OutputError, RunDirectoryError
+from aetherflow.execution.journal import JOURNAL_FILE, JournalWriter
 from aetherflow.metrics.records import RunRecord
 
-__all__ = ["RunDirectory", "default_run_dir"]
-
+__all__ = ["RunDirectory", "default_run_dir", "run_is_live"]
 
 def default_run_dir(task_id: str, root: Path = Path("runs"), now: datetime | None = None) -> Path:
     """``runs/<YYYYmmdd-HHMMSS>-<task_id>``, with a numeric suffix if it already exists."""
@@ -28,28 +40,110 @@ def default_run_dir(task_id: str, root: Path = Path("runs"), now: datetime | Non
     return path
 
 
+def run_is_live(path: Path) -> bool:
+    """Whether a process holds the run's lock (it is running now). A run whose record says
+    "running" and whose lock is free was left by a process that died: it crashed."""
+    lock = path / "run.lock"
+    if not lock.exists():
+        return False
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 class RunDirectory:
     """Paths and writers for one run directory."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.outputs = path / "step_outputs"
+        self.prompts = path / "prompts"
         self.workspace = path / "workspace"
         self.run_json = path / "run.json"
+        self.journal_path = path / JOURNAL_FILE
+        self.journal: JournalWriter | None = None
+        self._lock_fd: int | None = None
+
+    def check_writable(self) -> None:
+        """Fail before anything is spent when the directory cannot be created or written."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".write-test"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            raise OutputError(f"cannot write the run directory {self.path}: "
+                              f"{exc.strerror or exc}") from None
 
     def create(self) -> None:
-        """Create the directory tree (the run directory may already exist but be empty)."""
-        self.outputs.mkdir(parents=True, exist_ok=True)
-        self.workspace.mkdir(parents=True, exist_ok=True)
+        """Create the directory tree (the run directory may already exist)."""
+        try:
+            for d in (self.outputs, self.prompts, self.workspace):
+                d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the run directory {self.path}: "
+                              f"{exc.strerror or exc}") from None
+
+    def lock(self) -> None:
+        """Hold the run's lock for this process's lifetime (released by the OS on death)."""
+        fd = os.open(self.path / "run.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputError(f"{self.path} is being run by another AetherFlow process "
+                              "right now") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def open_journal(self) -> JournalWriter:
+        """Open the journal for appending (kept open until :meth:`close`)."""
+        self.journal = JournalWriter(self.journal_path)
+        return self.journal
+
+    def close(self) -> None:
+        """Close the journal and release the lock (idempotent)."""
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _write(self, path: Path, text: str) -> None:
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise RunDirectoryError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
     def write_step_output(self, step_id: str, text: str) -> Path:
-        """Write a step's raw output to ``step_outputs/<step_id>.md``."""
+        """Write a step's final answer to ``step_outputs/<step_id>.md``."""
         path = self.outputs / f"{step_id}.md"
-        path.write_text(text, encoding="utf-8")
+        self._write(path, text)
         return path
+
+    def write_prompt(self, step_id: str, messages: list[dict[str, Any]]) -> None:
+        """Keep the messages of a step's first request (``prompts/<step_id>.json``)."""
+        self._write(self.prompts / f"{step_id}.json",
+                    json.dumps({"step_id": step_id, "messages": messages}, indent=1))
 
     def write_record(self, record: RunRecord) -> None:
         """Atomically replace ``run.json`` with ``record``."""
         tmp = self.run_json.with_suffix(".json.tmp")
-        tmp.write_text(record.model_dump_json(indent=2), encoding="utf-8")
-        os.replace(tmp, self.run_json)
+        try:
+            tmp.write_text(record.model_dump_json(indent=1), encoding="utf-8")
+            os.replace(tmp, self.run_json)
+        except OSError as exc:
+            raise RunDirectoryError(f"cannot write {self.run_json}: "
+                                    f"{exc.strerror or exc}") from exc

@@ -7,8 +7,10 @@ options, every provider the plan needs (including pinned ones) and their keys.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,16 +18,19 @@ from typing import Any
 from aetherflow.errors import ConfigError
 from aetherflow.execution.attempt import Pricer
 from aetherflow.execution.executor import ExecutionSettings, PlanExecutor
+from aetherflow.execution.journal import JournalState, load_state, rebuild_record
 from aetherflow.execution.observer import RunObserver
 from aetherflow.execution.prompt import check_input_files
-from aetherflow.execution.rundir import RunDirectory, default_run_dir
+from aetherflow.execution.rundir import RunDirectory, default_run_dir, run_is_live
 from aetherflow.metrics.environment import capture_environment
 from aetherflow.metrics.records import RunConfig, RunRecord
 from aetherflow.plan.loader import load_plan
 from aetherflow.plan.models import Plan, Step
 from aetherflow.providers.base import Provider, ProviderSettings, create_provider
+from aetherflow.store.history import HistoryStore
 
-__all__ = ["ProviderPool", "RunOptions", "run_plan", "run_plan_async"]
+__all__ = ["ProviderPool", "RunOptions", "new_run_id", "plan_sha256", "resume_options",
+           "resume_run_async", "run_plan", "run_plan_async"]
 
 #: Resolves a provider name (plus CLI overrides) into settings; raises on missing keys.
 SettingsResolver = Callable[[str, str | None, str | None], ProviderSettings]
@@ -45,6 +50,9 @@ class RunOptions(ExecutionSettings):
     emulator_url: str | None = None
     fallbacks: tuple[str, ...] = ()
     provider_options: dict[str, Any] = field(default_factory=dict)
+    #: ``--workflow prod``'s reviewer (default: the step's own provider).
+    review_provider: str | None = None
+    review_model: str | None = None
 
     def check(self) -> None:
         """Reject impossible values with one clear message."""
@@ -58,11 +66,47 @@ class RunOptions(ExecutionSettings):
             raise ConfigError("--step-timeout must be positive")
         if self.prompt_cache not in ("default", "on", "off"):
             raise ConfigError("prompt cache must be default, on or off")
+        if self.repairs < 0:
+            raise ConfigError("--repairs must be 0 or more")
+        if self.workflow not in ("proto", "prod"):
+            raise ConfigError(f"--workflow must be proto or prod, not {self.workflow!r}")
+        if self.max_cost_usd is not None and self.max_cost_usd <= 0:
+            raise ConfigError("--max-cost-usd must be positive")
+        if self.sandbox not in ("auto", "bwrap", "process"):
+            raise ConfigError(f"--sandbox must be auto, bwrap or process, not {self.sandbox!r}")
+        if self.check_memory_mb < 64:
+            raise ConfigError("--check-memory-mb must be at least 64")
 
     def execution_settings(self) -> ExecutionSettings:
         """The executor's view of these options (exactly the inherited fields)."""
         return ExecutionSettings(**{f.name: getattr(self, f.name)
                                     for f in fields(ExecutionSettings)})
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as JSON values (kept in the journal, so a resume runs alike)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        out["provider_options"] = {k: v for k, v in self.provider_options.items()
+                                   if isinstance(v, (str, int, float, bool, list))}
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunOptions:
+        """Options from :meth:`to_json` (unknown keys from other versions are ignored)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("output", "config_path"):
+            if values.get(key) is not None:
+                values[key] = Path(values[key])
+        if "fallbacks" in values:
+            values["fallbacks"] = tuple(values["fallbacks"])
+        return cls(**values)
 
 
 def _default_resolver(options: RunOptions) -> SettingsResolver:
@@ -110,6 +154,11 @@ class ProviderPool:
                     api_key=settings.api_key,
                     options={**settings.options, **options.provider_options})
             self._providers[name] = create_provider(settings)
+        self.reviewer: Provider | None = None
+        if options.review_provider:
+            settings = resolve(options.review_provider, options.review_model, None)
+            self.reviewer = create_provider(settings)
+            self._providers[f"review:{options.review_provider}"] = self.reviewer
 
     @property
     def default(self) -> Provider:
@@ -135,11 +184,76 @@ class ProviderPool:
             await provider.aclose()
 
 
+def new_run_id(task_id: str, now: datetime | None = None) -> str:
+    """A run id unique across histories: time, task, 8 random hex digits."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{task_id}-{secrets.token_hex(4)}"
+
+
+def plan_sha256(path: Path) -> str:
+    """sha256 of the plan file's bytes (a resume refuses a plan that changed)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _config(provider: Provider, options: RunOptions) -> RunConfig:
+    return RunConfig(
+        provider=provider.name, model=provider.model,
+        base_url=getattr(provider, "base_url", None), concurrency=options.concurrency,
+        max_tokens=options.max_tokens, temperature=options.temperature,
+        step_timeout_s=options.step_timeout_s, max_attempts=options.max_attempts,
+        emulated=provider.emulated, prompt_cache=options.prompt_cache,
+        provider_options={k: v for k, v in options.provider_options.items()
+                          if isinstance(v, (str, int, float, bool, list))},
+        repairs=options.repairs, workflow=options.workflow, max_cost_usd=options.max_cost_usd,
+        sandbox=options.sandbox, seed=options.seed,
+    )
+
+
+class _History:
+    """Saves a run to the history when it starts and whatever way it ends."""
+
+    def __init__(self, store: HistoryStore | None, bench_id: int | None) -> None:
+        self.store, self.bench_id = store, bench_id
+        self.id: int | None = None
+
+    def save(self, record: RunRecord, run_dir: Path) -> None:
+        if self.store is not None:
+            self.id = self.store.save_run(record, run_dir, label=record.label,
+                                          bench_id=self.bench_id)
+
+
+async def _execute(plan: Plan, plan_dir: Path, options: RunOptions, pool: ProviderPool,
+                   run_dir: RunDirectory, record_for: Callable[[Provider], RunRecord],
+                   price: Pricer, observer: RunObserver | None, history: _History,
+                   **resume: Any) -> RunRecord:
+    try:
+        await pool.start()
+        record = record_for(pool.default)
+        executor = PlanExecutor(
+            plan, providers=pool.for_step, pricer=price,
+            settings=options.execution_settings(), run_dir=run_dir, record=record,
+            plan_dir=plan_dir, observer=observer, reviewer=pool.reviewer,
+            options=options.to_json(), **resume,
+        )
+        history.save(record, run_dir.path)
+        try:
+            return await executor.run()
+        finally:
+            history.save(record, run_dir.path)
+    finally:
+        await pool.aclose()
+
+
 async def run_plan_async(
     plan_path: Path, options: RunOptions, *, observer: RunObserver | None = None,
     resolver: SettingsResolver | None = None, pricer: Pricer | None = None,
+    history: HistoryStore | None = None, bench_id: int | None = None,
 ) -> tuple[RunRecord, Path]:
-    """Run the plan at ``plan_path``; return its final record and run directory."""
+    """Run the plan at ``plan_path``; return its final record and run directory.
+
+    With ``history``, the run is saved when it starts (``running``) and again however it
+    ends (passed, failed, interrupted): nothing run is ever missing from the history.
+    """
     options.check()
     plan_dir = plan_path.resolve().parent  # noqa: ASYNC240 - once, before any I/O starts
     plan = load_plan(plan_path)
@@ -147,33 +261,111 @@ async def run_plan_async(
     pool = ProviderPool(plan, options, resolver)
     price = pricer or _default_pricer(options.config_path)
     run_dir = RunDirectory(options.output or default_run_dir(plan.task_id))
-    if run_dir.run_json.exists():
-        raise ConfigError(f"{run_dir.path} already holds a run; choose another --output")
-    try:
-        await pool.start()
-        provider = pool.default
-        record = RunRecord(
-            run_id=f"{run_dir.path.name}", task_id=plan.task_id, plan_path=str(plan_path),
+    if run_dir.run_json.exists() or run_dir.journal_path.exists():
+        raise ConfigError(f"{run_dir.path} already holds a run; choose another --output "
+                          f"(or continue it with --resume {run_dir.path})")
+    run_dir.check_writable()
+    run_dir.lock()
+    digest = plan_sha256(plan_path)
+
+    def record_for(provider: Provider) -> RunRecord:
+        return RunRecord(
+            run_id=new_run_id(plan.task_id), task_id=plan.task_id, plan_path=str(plan_path),
             plan_description=plan.description, started_at=datetime.now(UTC).isoformat(),
             label=options.label, environment=capture_environment(),
-            config=RunConfig(
-                provider=provider.name, model=provider.model,
-                base_url=getattr(provider, "base_url", None), concurrency=options.concurrency,
-                max_tokens=options.max_tokens, temperature=options.temperature,
-                step_timeout_s=options.step_timeout_s, max_attempts=options.max_attempts,
-                emulated=provider.emulated, prompt_cache=options.prompt_cache,
-                provider_options={k: v for k, v in options.provider_options.items()
-                                  if isinstance(v, (str, int, float, bool, list))},
-            ),
+            config=_config(provider, options), plan_sha256=digest,
         )
-        executor = PlanExecutor(
-            plan, providers=pool.for_step, pricer=price,
-            settings=options.execution_settings(), run_dir=run_dir, record=record,
-            plan_dir=plan_dir, observer=observer,
-        )
-        return await executor.run(), run_dir.path
+
+    try:
+        record = await _execute(plan, plan_dir, options, pool, run_dir, record_for, price,
+                                observer, _History(history, bench_id))
     finally:
-        await pool.aclose()
+        run_dir.close()
+    return record, run_dir.path
+
+
+def _resume_state(run_dir: RunDirectory) -> JournalState:
+    if run_is_live(run_dir.path):
+        raise ConfigError(f"{run_dir.path} is being run by another AetherFlow process "
+                          "right now")
+    state = load_state(run_dir.journal_path)
+    if not state.header:
+        raise ConfigError(f"{run_dir.path}: no run journal to resume (not a run directory, "
+                          "or a run written before AetherFlow kept journals)")
+    last = state.sessions[-1] if state.sessions else None
+    if last is not None and last.end == "finished":
+        raise ConfigError(f"{run_dir.path}: the run already finished; nothing to resume")
+    return state
+
+
+def resume_options(run_dir: Path, overrides: Mapping[str, Any] | None = None) -> RunOptions:
+    """The options a run recorded; any override that differs is an error (a resumed run
+    continues exactly as it started)."""
+    state = _resume_state(RunDirectory(run_dir))
+    options = RunOptions.from_json(state.options)
+    recorded = options.to_json()
+    for key, value in (overrides or {}).items():
+        if key in recorded and recorded[key] != value and key not in ("output",):
+            raise ConfigError(f"--resume continues with the options the run recorded: "
+                              f"{key}={value!r} conflicts with the recorded {recorded[key]!r}")
+    return replace(options, output=run_dir)
+
+
+def _prepare_resume(run_dir: RunDirectory, overrides: Mapping[str, Any] | None,
+                    ) -> tuple[RunOptions, JournalState, Path]:
+    options = resume_options(run_dir.path, overrides)
+    state = _resume_state(run_dir)
+    plan_path = Path(state.header.get("plan_path") or "")
+    if not plan_path.is_file():
+        raise ConfigError(f"cannot resume: the plan {plan_path} is gone")
+    if (digest := plan_sha256(plan_path)) != state.header.get("plan_sha256"):
+        raise ConfigError(f"cannot resume: {plan_path} changed since the run started "
+                          f"(sha256 {digest[:12]}..., recorded "
+                          f"{str(state.header.get('plan_sha256'))[:12]}...)")
+    return options, state, plan_path
+
+
+async def resume_run_async(
+    run_path: Path, *, overrides: Mapping[str, Any] | None = None,
+    observer: RunObserver | None = None, resolver: SettingsResolver | None = None,
+    pricer: Pricer | None = None, history: HistoryStore | None = None,
+) -> tuple[RunRecord, Path]:
+    """Continue a crashed or interrupted run in ``run_path`` with the options it recorded.
+
+    Steps whose result is in the journal are reused as recorded and never requested again;
+    a step that was in flight continues from its journaled attempts; the new attempts carry
+    the new session number. A plan file that changed since is refused.
+    """
+    run_dir = RunDirectory(run_path)
+    options, state, plan_path = _prepare_resume(run_dir, overrides)
+    plan_dir = plan_path.resolve().parent
+    plan = load_plan(plan_path)
+    pool = ProviderPool(plan, options, resolver)
+    price = pricer or _default_pricer(options.config_path)
+    run_dir.lock()
+    record = rebuild_record(state, [s.id for s in plan.steps])
+    for session in record.sessions:
+        if session.end == "running":
+            session.end = "crashed"
+    lost = {sid: e for sid, e in state.steps.items() if e.record is None and e.partial}
+    if lost:
+        chars = sum(len(t) for e in lost.values() for t in e.partial.values())
+        record.warnings.append(
+            f"session {record.sessions[-1].session if record.sessions else 1} ended with "
+            f"{sum(len(e.partial) for e in lost.values())} attempt(s) in flight "
+            f"({', '.join(sorted(lost))}); their {chars} streamed characters are in the "
+            "journal; whether they were billed is unknown")
+    record.status = "running"
+    finished = {sid: e for sid, e in state.steps.items() if e.record is not None}
+    in_flight = {sid: e for sid, e in state.steps.items() if e.record is None and e.attempts}
+    number = max((s.session for s in record.sessions), default=0) + 1
+    try:
+        result = await _execute(plan, plan_dir, options, pool, run_dir, lambda _p: record,
+                                price, observer, _History(history, None), session=number,
+                                finished=finished, in_flight=in_flight)
+    finally:
+        run_dir.close()
+    return result, run_path
 
 
 def run_plan(plan_path: Path, options: RunOptions, *,

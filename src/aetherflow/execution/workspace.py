@@ -8,13 +8,17 @@ workspace is refused and reported, never written.
 
 from __future__ import annotations
 
+import errno
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from aetherflow.errors import RunDirectoryError
 from aetherflow.metrics.records import RefusedFile
 
-__all__ = ["CodeBlock", "extract_code_blocks", "safe_workspace_path", "write_step_files"]
+__all__ = ["NAME_MAX_BYTES", "PATH_MAX_BYTES", "CodeBlock", "assign_step_files",
+           "extract_code_blocks", "name_problem", "safe_workspace_path", "write_files",
+           "write_step_files"]
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})[ \t]*([^\n`]*)\n(.*?)^\1[ \t]*$", re.S | re.M)
 _NAME_COMMENT = re.compile(
@@ -60,11 +64,36 @@ def extract_code_blocks(text: str) -> list[CodeBlock]:
     return blocks
 
 
+#: Longest file-name component and whole relative path accepted from a model's answer.
+NAME_MAX_BYTES = 255
+PATH_MAX_BYTES = 1024
+#: errno values that mean the run directory itself cannot be written (not the model's fault).
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
+
+
+def name_problem(name: str) -> str | None:
+    """Why a model-chosen relative path cannot be a file of the workspace (None if it can)."""
+    posix = PurePosixPath(name.replace("\\", "/"))
+    if not posix.parts or name.strip() in ("", "."):
+        return "empty file name"
+    if posix.is_absolute():
+        return "absolute path: escapes the run workspace"
+    if ".." in posix.parts:
+        return "path escapes the run workspace"
+    if len(name.encode("utf-8")) > PATH_MAX_BYTES:
+        return f"path longer than {PATH_MAX_BYTES} bytes"
+    if any(len(p.encode("utf-8")) > NAME_MAX_BYTES for p in posix.parts):
+        return f"a path component is longer than {NAME_MAX_BYTES} bytes"
+    if any(c in name for c in "\0\n\r"):
+        return "control character in the file name"
+    return None
+
+
 def safe_workspace_path(workspace: Path, name: str) -> Path | None:
     """``workspace/name`` if it stays inside the workspace, else None."""
-    posix = PurePosixPath(name.replace("\\", "/"))
-    if posix.is_absolute() or ".." in posix.parts or not posix.parts:
+    if name_problem(name) is not None:
         return None
+    posix = PurePosixPath(name.replace("\\", "/"))
     target = (workspace / Path(*posix.parts)).resolve()
     root = workspace.resolve()
     return target if target.is_relative_to(root) and target != root else None
@@ -81,24 +110,80 @@ def _assign_names(blocks: list[CodeBlock], expected: list[str]) -> list[tuple[st
     return out
 
 
-def write_step_files(
-    workspace: Path, text: str, expected_files: list[str]
-) -> tuple[list[str], list[RefusedFile]]:
-    """Write the answer's code blocks; return (files written, files refused with reasons).
+def _normal(name: str) -> str:
+    return PurePosixPath(name.replace("\\", "/")).as_posix()
 
-    Blocks with no name and no expected file left are not written (they stay in the raw
-    step output). A later block for the same file replaces an earlier one.
+
+def _tree_clash(name: str, files: dict[str, str]) -> str | None:
+    """A file whose path is another file's directory (``a`` and ``a/b.py``) cannot exist."""
+    parts = PurePosixPath(name).parts
+    for i in range(1, len(parts)):
+        parent = "/".join(parts[:i])
+        if parent in files:
+            return f"its directory {parent!r} is a file the answer also names"
+    prefix = name + "/"
+    if any(other.startswith(prefix) for other in files):
+        return "it is the directory of another file the answer names"
+    return None
+
+
+def assign_step_files(text: str, expected_files: list[str],
+                      ) -> tuple[dict[str, str], list[RefusedFile]]:
+    """The files an answer names: (relative path -> content, files refused with reasons).
+
+    Pure: nothing is written. Blocks with no name and no expected file left are not files
+    (they stay in the raw step output). A later block for the same file replaces an earlier
+    one. A name that cannot be a workspace file (absolute, escaping, too long, a file that
+    is another file's directory) is refused with the reason; nothing a model writes can
+    crash the run.
     """
-    written: dict[str, None] = {}
+    files: dict[str, str] = {}
     refused: list[RefusedFile] = []
     for name, code in _assign_names(extract_code_blocks(text), expected_files):
         if name is None:
             continue
+        problem = name_problem(name)
+        key = _normal(name) if problem is None else name
+        problem = problem or _tree_clash(key, files)
+        if problem is not None:
+            refused.append(RefusedFile(path=name[:300], reason=problem))
+            continue
+        files[key] = code
+    return files, refused
+
+
+def write_files(workspace: Path, files: dict[str, str]) -> tuple[list[str], list[RefusedFile]]:
+    """Write ``files`` into ``workspace``; return (written, refused with reasons).
+
+    A file the workspace cannot hold because of its name or its place (a directory in the
+    way, a symlink out) is refused. A full, read-only or failing disk raises
+    :class:`~aetherflow.errors.RunDirectoryError`: that is the run directory's problem.
+    """
+    written: list[str] = []
+    refused: list[RefusedFile] = []
+    for name, code in files.items():
         target = safe_workspace_path(workspace, name)
         if target is None:
             refused.append(RefusedFile(path=name, reason="path escapes the run workspace"))
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(code, encoding="utf-8")
-        written[target.relative_to(workspace.resolve()).as_posix()] = None
-    return list(written), refused
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(code, encoding="utf-8")
+        except OSError as exc:
+            if exc.errno in _DISK_ERRNOS:
+                raise RunDirectoryError(f"cannot write {target}: {exc.strerror}") from exc
+            refused.append(RefusedFile(path=name, reason=f"cannot be written here: "
+                                                         f"{exc.strerror or exc}"))
+            continue
+        written.append(target.relative_to(workspace.resolve()).as_posix())
+    return written, refused
+
+
+def write_step_files(
+    workspace: Path, text: str, expected_files: list[str]
+) -> tuple[list[str], list[RefusedFile]]:
+    """Assign the answer's code blocks to files and write them (see
+    :func:`assign_step_files` and :func:`write_files`)."""
+    files, refused = assign_step_files(text, expected_files)
+    written, not_written = write_files(workspace, files)
+    return written, refused + not_written

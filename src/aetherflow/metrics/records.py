@@ -347,6 +347,14 @@ class RunConfig(_Model):
     prompt_cache: PromptCacheMode = "default"
     #: Provider options the run set (e.g. llama.cpp ``server_args``); never secrets.
     provider_options: dict[str, Any] = Field(default_factory=dict)
+    repairs: int | None = None
+    workflow: str | None = None
+    max_cost_usd: float | None = None
+    #: The sandbox mode asked for (``auto``/``bwrap``/``process``); each verdict names the
+    #: backend that actually ran it.
+    sandbox: str | None = None
+    #: The sampling seed sent to the provider (None: not sent, the provider's own sampling).
+    seed: int | None = None
 
 
 class SessionRecord(_Model):

@@ -24,16 +24,25 @@ class Answer:
 
 
 def _succeeded(data: BenchmarkData) -> Answer:
+    """Answered from pass rates of executed checks; unvalidated steps are never a yes."""
     g = data.aggregates.global_figures
     q = "Did it succeed?"
     if g.runs == 0:
         return Answer(q, "n/a (no measured run)")
+    n = g.steps_passed + g.steps_failed + g.steps_skipped
     failed = sorted({s.step_id for r in data.measured_runs() for s in r.steps
-                     if s.status != "succeeded"})
-    verdict = "yes" if g.plans_succeeded == g.runs else "no"
-    text = (f"{verdict}: {g.plans_succeeded} of {g.runs} plan runs succeeded; "
-            f"{g.steps_succeeded} of {g.steps} steps succeeded "
-            f"(step success rate {fmt_pct(g.step_success_rate)}, failed plans counted)")
+                     if s.status in ("failed", "skipped")})
+    if n == 0:
+        return Answer(q, f"unknown: none of the {g.steps} steps had an executable check "
+                         "(free-text criteria only), so nothing says whether the code works")
+    verdict = "yes" if g.steps_passed == n and not g.steps_unvalidated else (
+        "partly" if g.steps_passed else "no")
+    text = (f"{verdict}: pass rate {fmt_pct(g.pass_rate)} ({g.steps_passed} of {n} steps "
+            f"passed their executed checks, failed plans counted; first try "
+            f"{fmt_pct(g.first_try_pass_rate)}); {g.plans_passed} of {g.runs} plan runs "
+            f"passed")
+    if g.steps_unvalidated:
+        text += f"; {g.steps_unvalidated} steps unvalidated (nothing checkable), not counted"
     if failed:
         text += f"; steps that failed or were skipped at least once: {', '.join(failed)}"
     return Answer(q, text)
@@ -58,20 +67,20 @@ def _performance(data: BenchmarkData) -> Answer:
 
 def _cost(data: BenchmarkData) -> Answer:
     t, c = data.thresholds, data.aggregates.global_figures.cost
-    q = (f"Is cost reasonable? (thresholds: <= {fmt_usd(t.cost_per_successful_plan_usd)} per "
-         f"successful plan; failed attempts <= {fmt_pct(t.failed_attempt_cost_share)} of cost)")
+    q = (f"Is cost reasonable? (thresholds: <= {fmt_usd(t.cost_per_passed_plan_usd)} per "
+         f"passed plan; failed attempts <= {fmt_pct(t.failed_attempt_cost_share)} of cost)")
     if c.total_usd is None:
         return Answer(q, f"n/a ({c.note})")
     src = ", ".join(c.price_sources) or "no price source"
     if c.total_usd == 0:
         return Answer(q, f"yes: total {fmt_usd(0.0)} (price source: {src})")
-    if c.per_successful_plan_usd is None:
-        return Answer(q, f"no: {fmt_usd(c.total_usd)} spent and no plan succeeded")
+    if c.per_passed_plan_usd is None:
+        return Answer(q, f"no: {fmt_usd(c.total_usd)} spent and no plan passed its checks")
     share = (c.failed_attempts_usd or 0.0) / c.total_usd
-    ok = (c.per_successful_plan_usd <= t.cost_per_successful_plan_usd
+    ok = (c.per_passed_plan_usd <= t.cost_per_passed_plan_usd
           and share <= t.failed_attempt_cost_share)
-    return Answer(q, f"{'yes' if ok else 'no'}: {fmt_usd(c.per_successful_plan_usd)} per "
-                     f"successful plan, failed attempts {fmt_pct(share)} of "
+    return Answer(q, f"{'yes' if ok else 'no'}: {fmt_usd(c.per_passed_plan_usd)} per "
+                     f"passed plan, failed attempts {fmt_pct(share)} of "
                      f"{fmt_usd(c.total_usd)} (price source: {src})")
 
 
@@ -83,7 +92,7 @@ def _providers(data: BenchmarkData) -> Answer:
 
     def line(g: GroupStats) -> str:
         return (f"{g.key}: TTFT p50 {fmt_num(g.latency.ttft_ms.p50)} ms, TTR p50 "
-                f"{fmt_num(g.latency.ttr_ms.p50)} ms, success {fmt_pct(g.success_rate)}, "
+                f"{fmt_num(g.latency.ttr_ms.p50)} ms, pass rate {fmt_pct(g.pass_rate)}, "
                 f"cost {fmt_usd(g.cost_usd)}")
 
     ranked = sorted(groups, key=lambda g: (g.latency.ttft_ms.p50 is None,
@@ -123,18 +132,19 @@ def _improvements(data: BenchmarkData) -> list[str]:
                     "steps wait for a concurrency slot; raise concurrency (if the provider "
                     "keeps up)")
     tips += _ttft_split(data)
-    if g.step_success_rate is not None and g.step_success_rate < t.step_success_rate:
-        tips.append(f"step success rate {fmt_pct(g.step_success_rate)}: fix or reroute the "
-                    "failing steps (see the per-step table)")
+    if g.pass_rate is not None and g.pass_rate < t.pass_rate:
+        tips.append(f"pass rate {fmt_pct(g.pass_rate)}: fix or reroute the failing steps "
+                    "(see the steps and verdicts table); --repairs gives a model its failing "
+                    "checks' output")
     if g.attempts_per_step is not None and g.attempts_per_step > t.attempts_per_step:
         tips.append(f"{g.attempts_per_step:.2f} attempts per step: retries cost time and "
                     "money; check provider errors or add a fallback provider")
-    if g.attempts and g.length_stops / g.attempts > t.length_stop_share:
-        tips.append(f"{g.length_stops} of {g.attempts} attempts stopped at max_tokens: "
-                    "outputs are truncated; raise max_tokens")
+    if g.truncation_rate is not None and g.truncation_rate > t.length_stop_share:
+        tips.append(f"{g.truncated_attempts} of {g.answered_attempts} answers stopped at "
+                    "max_tokens: outputs are truncated; raise --max-tokens")
     if a.quality.status == "n/a":
-        tips.append(f"quality is not measured ({a.quality.reason}); success means the "
-                    "request completed, not that the code is right")
+        tips.append(f"quality is not measured ({a.quality.reason}); add structured checks "
+                    "(pytest, command, python_syntax) to the plan's criteria")
     return tips or ["no rule triggered: nothing obvious to improve from these figures"]
 
 

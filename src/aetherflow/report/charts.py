@@ -30,7 +30,8 @@ __all__ = ["CHART_FILES", "write_charts"]
 CHART_FILES = {"latency": "latency.png", "timeline": "timeline.png",
                "tokens_cost": "tokens_cost.png"}
 
-_STATUS_COLOUR = {"succeeded": "#2e7d32", "failed": "#c62828", "skipped": "#f9a825"}
+_STATUS_COLOUR = {"passed": "#2e7d32", "unvalidated": "#1565c0", "failed": "#c62828",
+                 "skipped": "#f9a825"}
 
 
 def _empty(ax: Axes, message: str) -> None:

@@ -14,7 +14,7 @@ Comparison charts (global scope):
 * with the raw :class:`BenchmarkData` of both sides: TTFT and TTR distributions per side
   and provider, and the makespan of every measured run, A next to B.
 
-Suite charts: step success rate, makespan mean, TTFT p50 and cost total per plan × variant.
+Suite charts: pass rate, makespan mean, TTFT p50 and cost total per plan × variant.
 """
 
 from __future__ import annotations
@@ -333,9 +333,9 @@ def _suite_figure(entries: Sequence[SuiteEntry], title: str, axis: str,
 def render_suite_html(entries: Sequence[SuiteEntry]) -> str:
     """The whole self-contained ``comparison_report.html`` of a suite (plan × variant)."""
     figures = [
-        _suite_figure(entries, "Step success rate (failed plans kept)", "%",
-                      lambda e: None if e.data.aggregates.global_figures.step_success_rate
-                      is None else 100 * e.data.aggregates.global_figures.step_success_rate,
+        _suite_figure(entries, "Pass rate (executed checks; failed plans kept)", "%",
+                      lambda e: None if e.data.aggregates.global_figures.pass_rate
+                      is None else 100 * e.data.aggregates.global_figures.pass_rate,
                       ".1f"),
         _suite_figure(entries, "Makespan mean (ms)", "ms",
                       lambda e: e.data.aggregates.global_figures.makespan_ms.mean, ".0f"),

@@ -18,7 +18,8 @@ from aetherflow.report.series import gantt_bars, latency_samples, representative
 
 __all__ = ["PAGE_CSS", "html_table", "note_figure", "render_html"]
 
-_STATUS_COLOUR = {"succeeded": "#2e7d32", "failed": "#c62828", "skipped": "#f9a825"}
+_STATUS_COLOUR = {"passed": "#2e7d32", "unvalidated": "#1565c0", "failed": "#c62828",
+                 "skipped": "#f9a825"}
 
 PAGE_CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}

@@ -57,19 +57,28 @@ def _global(data: BenchmarkData) -> str:
     c = g.cost
     rows = [
         ["plan runs (measured)", str(g.runs)],
-        ["plans succeeded", f"{g.plans_succeeded} ({fmt_pct(g.plan_success_rate)})"],
-        ["steps", f"{g.steps} (succeeded {g.steps_succeeded}, failed {g.steps_failed}, "
-                  f"skipped {g.steps_skipped})"],
-        ["step success rate (failed plans kept)", fmt_pct(g.step_success_rate)],
+        ["plans passed", f"{g.plans_passed} of {g.runs - g.plans_unvalidated} "
+                         f"({fmt_pct(g.plan_pass_rate)}); {g.plans_unvalidated} unvalidated"],
+        ["steps", f"{g.steps} (passed {g.steps_passed}, failed {g.steps_failed}, skipped "
+                  f"{g.steps_skipped}, unvalidated {g.steps_unvalidated})"],
+        ["pass rate (executed checks; failed plans kept)",
+         f"{fmt_pct(g.pass_rate)} (n = {g.steps_passed + g.steps_failed + g.steps_skipped}; "
+         f"{g.steps_unvalidated} unvalidated not counted)"],
+        ["first-try pass rate", fmt_pct(g.first_try_pass_rate)],
         ["attempts", f"{g.attempts} ({g.attempts_failed} failed; "
                      f"{fmt_num(g.attempts_per_step, 2)} per step)"],
-        ["attempts stopped at max_tokens", str(g.length_stops)],
+        ["truncated (stopped at max_tokens)",
+         f"{g.truncated_attempts} of {g.answered_attempts} answered attempts "
+         f"({fmt_pct(g.truncation_rate)})"],
         ["makespan p50 / mean (ms)", f"{fmt_num(g.makespan_ms.p50)} / "
                                      f"{fmt_num(g.makespan_ms.mean)}"],
         ["cost total", fmt_usd(c.total_usd) if c.total_usd is not None else na(c.note)],
-        ["cost per successful plan", fmt_usd(c.per_successful_plan_usd)
-         if c.per_successful_plan_usd is not None else na(c.note)],
+        ["cost per passed step", fmt_usd(c.per_passed_step_usd)
+         if c.per_passed_step_usd is not None else na(c.note)],
+        ["cost per passed plan", fmt_usd(c.per_passed_plan_usd)
+         if c.per_passed_plan_usd is not None else na(c.note)],
         ["cost of failed attempts", fmt_usd(c.failed_attempts_usd)],
+        ["cost of repairs", fmt_usd(c.repairs_usd)],
         ["price sources", ", ".join(c.price_sources) or "n/a"],
         ["input tokens", fmt_tokens(g.tokens_input)],
         ["output tokens", fmt_tokens(g.tokens_output)],
@@ -83,11 +92,14 @@ def _latency(table: LatencyTable) -> str:
 
 
 def _groups(title: str, groups: Sequence[GroupStats]) -> str:
-    header = ["key", "steps", "success", "attempts (failed)", "step time p50 ms",
-              "TTFT p50 ms", "TTFT p95 ms", "TTR p50 ms", "TPOT p50 ms", "output tokens",
-              "cost"]
+    header = ["key", "steps", "pass rate (n)", "unvalidated", "first try", "attempts (failed)",
+              "step time p50 ms", "TTFT p50 ms", "TTFT p95 ms", "TTR p50 ms", "TPOT p50 ms",
+              "output tokens", "cost"]
     rows = [[
-        g.key, str(g.steps), fmt_pct(g.success_rate), f"{g.attempts} ({g.attempts_failed})",
+        g.key, str(g.steps),
+        f"{fmt_pct(g.pass_rate)} ({g.steps_passed + g.steps_failed + g.steps_skipped})",
+        str(g.steps_unvalidated), fmt_pct(g.first_try_pass_rate),
+        f"{g.attempts} ({g.attempts_failed})",
         fmt_num(g.step_time_ms.p50), fmt_num(g.latency.ttft_ms.p50),
         fmt_num(g.latency.ttft_ms.p95), fmt_num(g.latency.ttr_ms.p50),
         fmt_num(g.latency.tpot_ms.p50, 2), fmt_tokens(g.tokens_output),
@@ -121,11 +133,57 @@ def _cache(data: BenchmarkData) -> str:
 
 def _quality(data: BenchmarkData) -> str:
     q = data.aggregates.quality
-    counts = (f"criteria results: passed {q.passed}, failed {q.failed}, unchecked "
-              f"{q.unchecked}, error {q.error}")
     if q.status == "n/a":
-        return f"## Quality\n\nQuality: {na(q.reason)}; {counts}."
-    return f"## Quality\n\nPass rate of checked criteria {fmt_pct(q.pass_rate)}; {counts}."
+        return f"## Quality\n\nQuality: {na(q.reason)}."
+    n = q.passed + q.failed + q.skipped
+    lines = [
+        f"Pass rate {fmt_pct(q.pass_rate)} of {n} steps (passed {q.passed}, failed "
+        f"{q.failed}, skipped {q.skipped}); {q.unvalidated} unvalidated steps (nothing "
+        "executable) are not counted as passes. First-try pass rate "
+        f"{fmt_pct(q.first_try_pass_rate)} ({q.first_try_passed} steps passed before any "
+        f"repair); {q.repairs} repairs ({fmt_num(q.repairs_per_passed_step, 2)} per passed "
+        "step).",
+        f"Checks ran in: {', '.join(q.sandboxes) or 'n/a'}. Validation time per step: "
+        f"p50 {fmt_num(q.validation_ms.p50)} ms, mean {fmt_num(q.validation_ms.mean)} ms "
+        "(apart from generation).",
+    ]
+    if q.judged_passed or q.judged_failed:
+        lines.append(f"LLM judge (opinions on free-text criteria, not in the pass rates): "
+                     f"{q.judged_passed} passed, {q.judged_failed} failed.")
+    if q.unchecked_criteria:
+        lines.append(f"{q.unchecked_criteria} free-text criteria were not checked.")
+    rows = [[k.check, str(k.executed), str(k.passed), str(k.failed), str(k.error),
+             fmt_pct(k.pass_rate)] for k in q.by_check]
+    table = md_table(["check", "verdicts", "passed", "failed", "error", "pass rate"], rows) \
+        if rows else "n/a (no check executed)"
+    pk = ", ".join(f"pass@{p.k} {fmt_pct(p.value)} ({p.steps} steps)" if p.value is not None
+                   else f"pass@{p.k} n/a ({p.note})" for p in q.pass_at_k) or "n/a"
+    c = q.code
+    code = (f"Code quality of {c.python_files} Python files ({c.lines} lines): ruff findings "
+            f"per 100 lines {fmt_num(c.ruff_findings_per_100_lines, 2)}, maintainability "
+            f"index mean {fmt_num(c.maintainability_index_mean, 1)}, cyclomatic complexity "
+            f"mean {fmt_num(c.cyclomatic_complexity_mean, 2)} (max "
+            f"{c.cyclomatic_complexity_max if c.cyclomatic_complexity_max is not None else 'n/a'})"
+            if c.steps else f"Code quality: {na(c.note)}")
+    return ("## Quality\n\n" + " ".join(lines) + "\n\n### Verdicts per check kind\n\n"
+            + table + f"\n\npass@k over repeats (first tries): {pk}.\n\n{code}.")
+
+
+def _verdicts(data: BenchmarkData) -> str:
+    """Every step of every measured run with its status and why."""
+    rows = []
+    for r in data.runs:
+        if r.warmup:
+            continue
+        for s in r.record.steps:
+            failing = [v for v in s.validation if v.status not in ("passed", "unchecked")]
+            detail = "; ".join(f"{v.check}: {v.reason or v.status}" for v in failing[:3])
+            rows.append([str(r.index), s.step_id, s.status, s.first_try or "n/a",
+                         str(s.repairs), "yes" if s.truncated else "no",
+                         detail or (s.reason or "")])
+    return "## Steps and verdicts\n\n" + (md_table(
+        ["run", "step", "status", "first try", "repairs", "truncated", "why"], rows)
+        if rows else "n/a (no measured run)")
 
 
 def _analysis(data: BenchmarkData) -> str:
@@ -153,6 +211,6 @@ def render_markdown(data: BenchmarkData) -> str:
         _groups("Per provider", a.per_provider), _groups("Per task type", a.per_task_type),
         _groups("Per step", a.per_step), _structure(data),
         f"## Tokens and cost\n\n![tokens and cost per step]({CHART_FILES['tokens_cost']})",
-        _cache(data), _quality(data), _runs(data),
+        _cache(data), _quality(data), _verdicts(data), _runs(data),
     ]
     return "\n\n".join(sections) + "\n"
