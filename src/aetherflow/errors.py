@@ -8,7 +8,7 @@ as one line and exits with :attr:`AetherFlowError.exit_code`; set
 
     AetherFlowError
     ├── InputError                 exit 2: the user's input is wrong; nothing was spent
-    │   ├── PlanError              a plan file is malformed (carries the JSON path)
+    │   ├── PlanError              a plan file is malformed (every problem, each with its JSON path)
     │   ├── ConfigError            configuration / CLI options are wrong
     │   │   ├── UnknownProviderError
     │   │   └── MissingKeyError    a provider needs an API key that is not set
@@ -26,6 +26,10 @@ as one line and exits with :attr:`AetherFlowError.exit_code`; set
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 __all__ = [
     "AetherFlowError",
     "ConfigError",
@@ -34,6 +38,7 @@ __all__ = [
     "MissingKeyError",
     "OutputError",
     "PlanError",
+    "PlanProblem",
     "ProviderError",
     "ProviderHTTPError",
     "ProviderStreamError",
@@ -59,18 +64,49 @@ class InputError(AetherFlowError):
     exit_code = 2
 
 
-class PlanError(InputError):
-    """A plan file is malformed.
+@dataclass(frozen=True)
+class PlanProblem:
+    """One problem (or warning) found in a plan: where it is and what is wrong.
 
-    ``location`` is a JSON path such as ``$.steps[2].dependencies[0]`` or a
-    ``line L, column C`` position for JSON syntax errors.
+    ``location`` is a JSON path that names the step it is in, e.g.
+    ``$.steps[3] (step_4).type``, or ``file`` / ``line L, column C`` for a file that cannot
+    be read or decoded. ``step_id`` is the id of that step when there is one.
     """
 
-    def __init__(self, source: str, location: str, message: str) -> None:
+    location: str
+    message: str
+    step_id: str | None = None
+
+    @property
+    def json_path(self) -> str:
+        """``location`` without the step-id annotation: ``$.steps[3].type``."""
+        return _STEP_NOTE.sub("]", self.location)
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+_STEP_NOTE = re.compile(r"\] \([A-Za-z0-9_.\-]+\)")
+
+
+class PlanError(InputError):
+    """A plan file is malformed; carries every problem found, not only the first.
+
+    ``problems`` lists them in plan order; ``location`` and ``message`` are the first one's
+    (``location`` is a JSON path such as ``$.steps[2] (build).dependencies[0]`` or a
+    ``line L, column C`` position for JSON syntax errors). ``str(error)`` is one line per
+    problem, each ``source: location: message``.
+    """
+
+    def __init__(self, source: str, location: str = "", message: str = "", *,
+                 problems: Sequence[PlanProblem] = ()) -> None:
         self.source = source
-        self.location = location
-        self.message = message
-        super().__init__(f"{source}: {location}: {message}")
+        self.problems: list[PlanProblem] = (
+            list(problems) if problems else [PlanProblem(location, message)]
+        )
+        self.location = self.problems[0].location
+        self.message = self.problems[0].message
+        super().__init__("\n".join(f"{source}: {problem}" for problem in self.problems))
 
 
 class ConfigError(InputError):

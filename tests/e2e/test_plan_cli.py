@@ -1,4 +1,4 @@
-"""`aetherflow plan check` and `plan schema`, run as a real subprocess (`python -m aetherflow`)."""
+"""`aetherflow plan check`, `plan upgrade` and `plan schema`, as a real subprocess."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plans"
+ORIGINALS = Path(__file__).resolve().parents[1] / "fixtures" / "original_plans"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -34,7 +35,10 @@ def test_check_several_good_plans() -> None:
     result = _run("plan", "check", *plans)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == len(plans) and all(": ok (" in line for line in lines)
+    assert len(lines) == len(plans) + 1 and all(": ok (" in line for line in lines[:-1])
+    n = len(plans)
+    assert lines[-1] == f"{n} plans checked: {n} ok, 0 with warnings, 0 with errors"
+    assert result.stderr == ""
 
 
 BAD_PLANS: list[tuple[str, str, str]] = [
@@ -46,7 +50,7 @@ BAD_PLANS: list[tuple[str, str, str]] = [
     (  # bad structured criterion
         json.dumps({"task_id": "t", "steps": [
             {"id": "a", "description": "x", "validation_criteria": [{"check": "contains"}]}]}),
-        "$.steps[0].validation_criteria[0].text",
+        "$.steps[0] (a).validation_criteria[0].text",
         "required field is missing",
     ),
     (  # cycle
@@ -68,7 +72,7 @@ def test_check_bad_plan_prints_one_error_line(
     plan.write_text(content, encoding="utf-8")
     result = _run("plan", "check", str(plan))
     assert result.returncode == 2
-    assert result.stdout == ""
+    assert result.stdout == f"{plan}: 1 error\n"
     lines = result.stderr.splitlines()
     assert lines == [f"error: {plan}: {location}: {message}"], result.stderr
     assert "Traceback" not in result.stderr
@@ -78,6 +82,109 @@ def test_check_missing_file(tmp_path: Path) -> None:
     result = _run("plan", "check", str(tmp_path / "absent.json"))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [f"error: {tmp_path / 'absent.json'}: file: no such file"]
+
+
+def _many_problems(tmp_path: Path) -> Path:
+    plan = tmp_path / "many.json"
+    plan.write_text(json.dumps({"task_id": "t", "created_at": "today", "steps": [
+        {"id": "step_1", "description": "x", "type": "refactor", "dependancies": []},
+        {"id": "step_2", "description": "y", "dependencies": ["step_9"],
+         "context": {"surgical_mode": True}}]}), encoding="utf-8")
+    return plan
+
+
+def test_check_reports_every_problem_of_every_file(tmp_path: Path) -> None:
+    bad = _many_problems(tmp_path)
+    good = EXAMPLES / "calculator.json"
+    original = ORIGINALS / "surgical_patch.json"
+    result = _run("plan", "check", str(bad), str(good), str(original))
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == [
+        f"{bad}: 3 errors, 2 warnings",
+        f"{good}: ok (2 steps, 2 batches, max width 1)",
+        f"{original}: ok, 6 warnings (2 steps, 2 batches, max width 1)",
+        "3 plans checked: 1 ok, 1 with warnings, 1 with errors",
+    ]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        f"error: {bad}: $.steps[0] (step_1).dependancies: unknown key 'dependancies' "
+        "(did you mean 'dependencies'?)",
+        f"error: {bad}: $.steps[0] (step_1).type: unknown step type 'refactor' (expected one "
+        "of 'code_generation', 'refactoring', 'analysis', 'patch'; did you mean 'refactoring'?)",
+        f"error: {bad}: $.steps[1] (step_2).dependencies[0]: step 'step_2' depends on unknown "
+        "step 'step_9'",
+    ]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2 + 6
+    assert f"warning: {bad}: $.steps[1] (step_2).context.surgical_mode: kept but not used by " \
+           "AetherFlow" in warnings
+    assert "Traceback" not in result.stderr
+
+
+def test_check_strict_turns_warnings_into_errors() -> None:
+    original = ORIGINALS / "surgical_patch.json"
+    result = _run("plan", "check", "--strict", str(original))
+    assert result.returncode == 2
+    assert result.stdout == f"{original}: 6 errors\n"
+    assert all(line.startswith("error: ") and line.endswith("(an error with --strict)")
+               for line in result.stderr.splitlines())
+
+
+def test_check_json(tmp_path: Path) -> None:
+    bad = _many_problems(tmp_path)
+    good = EXAMPLES / "calculator.json"
+    result = _run("plan", "check", "--json", str(good), str(bad))
+    assert result.returncode == 2 and result.stderr == ""
+    report = json.loads(result.stdout)
+    assert [(r["file"], r["ok"], r["steps"]) for r in report] == [
+        (str(good), True, 2), (str(bad), False, None)]
+    assert report[0]["errors"] == report[0]["warnings"] == []
+    assert report[1]["errors"][1] == {
+        "location": "$.steps[0] (step_1).type", "path": "$.steps[0].type", "step_id": "step_1",
+        "message": "unknown step type 'refactor' (expected one of 'code_generation', "
+                   "'refactoring', 'analysis', 'patch'; did you mean 'refactoring'?)"}
+    assert [w["path"] for w in report[1]["warnings"]] == [
+        "$.created_at", "$.steps[1].context.surgical_mode"]
+
+
+def test_every_original_fixture_checks_ok() -> None:
+    plans = sorted(str(p) for p in ORIGINALS.glob("*.json"))
+    result = _run("plan", "check", *plans)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].endswith(" with warnings, 0 with errors")
+
+
+def test_upgrade_writes_a_new_file_and_lists_each_criterion(tmp_path: Path) -> None:
+    plan = tmp_path / "orig.json"
+    plan.write_text((ORIGINALS / "bugfix_replace.json").read_text(encoding="utf-8"),
+                    encoding="utf-8")
+    result = _run("plan", "upgrade", str(plan))
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "orig.upgraded.json"
+    assert result.stdout.splitlines() == [
+        f"{plan}: 4 of 5 free-text criteria converted; wrote {out}",
+        "fix:",
+        "  converted  $.steps[0] (fix).validation_criteria[0]: 'The code compiles' -> "
+        '{"check": "python_syntax"}',
+        "  converted  $.steps[0] (fix).validation_criteria[1]: \"Must contain 'Decimal'\" -> "
+        '{"check": "contains", "text": "Decimal"}',
+        "  kept       $.steps[0] (fix).validation_criteria[2]: 'Totals are exact' "
+        "(no certain rule)",
+        "regression_test:",
+        "  converted  $.steps[1] (regression_test).validation_criteria[0]: 'test file "
+        "tests/test_rounding.py is created' -> "
+        '{"check": "command", "run": "test -f tests/test_rounding.py"}',
+        "  converted  $.steps[1] (regression_test).validation_criteria[1]: 'lint clean' -> "
+        '{"check": "ruff"}',
+    ]
+    check = _run("plan", "check", str(out))
+    assert check.returncode == 0, check.stderr
+    again = _run("plan", "upgrade", str(plan))
+    assert again.returncode == 2
+    assert again.stderr.splitlines() == [
+        f"error: {out}: already exists; pass --force to overwrite it"]
+    elsewhere = _run("plan", "upgrade", str(plan), "-o", str(tmp_path / "x.json"))
+    assert elsewhere.returncode == 0 and (tmp_path / "x.json").is_file()
 
 
 def test_schema_is_json_schema() -> None:
@@ -95,3 +202,12 @@ def test_module_entry_point_under_cli_package() -> None:
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0
     assert result.stdout.startswith("aetherflow ")
+
+
+def test_upgrade_of_a_bad_plan_lists_every_problem(tmp_path: Path) -> None:
+    bad = _many_problems(tmp_path)
+    result = _run("plan", "upgrade", str(bad))
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"error: {bad}: $.steps[") for line in lines)
+    assert not (tmp_path / "many.upgraded.json").exists()

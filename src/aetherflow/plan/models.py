@@ -1,4 +1,9 @@
-"""Typed plan model: the original AETHERFLOW format plus structured validation criteria."""
+"""Typed plan model: the original AETHERFLOW format plus structured validation criteria.
+
+``Plan``, ``Step``, ``StepContext`` and ``PatchSpec`` keep keys they do not model (real
+plans written for the original system carry many): they land in ``model_extra`` and
+``plan_warnings`` reports each one. Criteria objects take exactly their fields.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ __all__ = [
     "CommandCriterion",
     "ContainsCriterion",
     "Criterion",
+    "PatchPosition",
+    "PatchSpec",
     "Plan",
     "PytestCriterion",
     "PythonSyntaxCriterion",
@@ -18,11 +25,25 @@ __all__ = [
     "Step",
     "StepContext",
     "StepType",
+    "TimeoutS",
 ]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Open(BaseModel):
+    """Keeps unknown keys in ``model_extra`` (warned about, never silently dropped)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+#: Every check may carry its own wall-time limit in seconds (default: the run's).
+TimeoutS = Annotated[float | None, Field(
+    gt=0, allow_inf_nan=False,
+    description="Wall-time limit for this check in seconds (default: the run's).",
+)]
 
 
 class StepType(StrEnum):
@@ -38,6 +59,7 @@ class PythonSyntaxCriterion(_Strict):
     """The step's Python code blocks must parse."""
 
     check: Literal["python_syntax"]
+    timeout_s: TimeoutS = None
 
 
 class ContainsCriterion(_Strict):
@@ -45,6 +67,7 @@ class ContainsCriterion(_Strict):
 
     check: Literal["contains"]
     text: str = Field(min_length=1)
+    timeout_s: TimeoutS = None
 
 
 class PytestCriterion(_Strict):
@@ -52,12 +75,14 @@ class PytestCriterion(_Strict):
 
     check: Literal["pytest"]
     tests: str = Field(min_length=1)
+    timeout_s: TimeoutS = None
 
 
 class RuffCriterion(_Strict):
     """The step's Python files must pass ``ruff check``."""
 
     check: Literal["ruff"]
+    timeout_s: TimeoutS = None
 
 
 class CommandCriterion(_Strict):
@@ -65,6 +90,7 @@ class CommandCriterion(_Strict):
 
     check: Literal["command"]
     run: str = Field(min_length=1)
+    timeout_s: TimeoutS = None
 
 
 StructuredCriterion = Annotated[
@@ -75,21 +101,41 @@ StructuredCriterion = Annotated[
 Criterion = str | StructuredCriterion
 
 
-class StepContext(_Strict):
-    """Where a step runs and what it sees."""
+PatchPosition = Literal["before", "after", "replace"]
+
+
+class PatchSpec(_Open):
+    """``context.patch`` of the original format: apply the step's output at a marker.
+
+    The step's output goes ``before`` or ``after`` ``marker`` in the step's file, or
+    ``replace`` it. Other keys are kept in ``model_extra`` (and warned about).
+    """
+
+    position: PatchPosition
+    marker: str = Field(min_length=1, description="Text that identifies the line to patch at.")
+
+
+class StepContext(_Open):
+    """Where a step runs and what it sees. Unknown keys are kept in ``model_extra``."""
 
     language: str | None = None
     framework: str | None = None
-    files: list[str] = Field(default_factory=list, description="Files the step should produce.")
+    files: list[str] = Field(
+        default_factory=list,
+        description="Files the step reads, modifies and applies its output to (relative to "
+                    "the run workspace); a refactoring step is given their current content.",
+    )
     input_files: list[str] = Field(
         default_factory=list,
-        description="Files (relative to the plan file) whose content is given to the model.",
+        description="Files whose content is given to the model (resolved when a run starts).",
     )
     provider: str | None = Field(default=None, description="Pin this step to a provider.")
+    patch: PatchSpec | None = Field(
+        default=None, description="Apply the output at a marker in the step's file.")
 
 
-class Step(_Strict):
-    """One unit of work in a plan."""
+class Step(_Open):
+    """One unit of work in a plan. Unknown keys are kept in ``model_extra``."""
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = Field(min_length=1)
@@ -102,8 +148,11 @@ class Step(_Strict):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class Plan(_Strict):
-    """A task broken into steps with dependencies. ``metadata`` takes any keys."""
+class Plan(_Open):
+    """A task broken into steps with dependencies.
+
+    ``metadata`` takes any keys; other unknown keys are kept in ``model_extra``.
+    """
 
     task_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
