@@ -23,9 +23,10 @@ def _isolated_home(
 
 
 @pytest.fixture(scope="session")
-def local_server() -> Iterator[LocalServer]:
-    """The real embedded model (SmolLM2-135M on llama.cpp), started once for the session."""
-    server = LocalServer()
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """The real embedded model (SmolLM2-135M on llama.cpp), started once for the session
+    (its pid file in a temporary directory, never the user's)."""
+    server = LocalServer(pid_dir=tmp_path_factory.mktemp("servers"))
     asyncio.run(server.start())
     try:
         yield server

@@ -65,4 +65,5 @@ def test_bad_plan_is_one_line_exit_2(tmp_path: Path) -> None:
     bad.write_text('{"task_id": "x", "steps": [{"id": "a"}]}')
     proc = _cli("run", str(bad))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"error: {bad}: $.steps[0].description: required field is missing"
+    assert proc.stderr.strip() == (f"error: {bad}: $.steps[0] (a).description: required field "
+                                   "is missing")

@@ -87,6 +87,11 @@ class BenchRun(_Model):
     run_dir: str | None = None
     history_id: int | None = None
     record: RunRecord
+    #: The embedded server had served an earlier run of this bench (None: not embedded).
+    server_reused: bool | None = None
+    server_runs_served: int | None = None
+    #: Seconds to start the embedded server for this run (None when reused or not embedded).
+    server_startup_s: float | None = None
 
 
 class TokenTotal(_Model):

@@ -40,6 +40,8 @@ class Side:
     overlay: dict[str, str]
     options: RunOptions = field(default_factory=RunOptions)
     label: str | None = None
+    #: A new embedded server for every repeat (the cold case) instead of one per bench.
+    fresh_server: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def bench_pair(title: str, plan: Path, directory: Path, repeats: int, side_a: Si
             before_each()
         datas.append(execute(BenchSpec(plan=plan, output=directory / name, repeats=repeats,
                                        options=side.options, overlay=side.overlay,
-                                       label=side.label)))
+                                       label=side.label, fresh_server=side.fresh_server)))
     cmp = compare_benches(datas[0], datas[1], str(directory / "A"), str(directory / "B"))
     write_comparison(cmp, directory, datas[0], datas[1])
     return Pair(title=title, directory=directory, a=datas[0], b=datas[1], comparison=cmp)

@@ -69,8 +69,12 @@ def _reset_emulator(url: str) -> None:
 
 def _sides(overlay: Mapping[str, str], options: RunOptions, tag: str) -> tuple[Side, Side]:
     base = {**PROMPT_CACHE_DEFAULTS, **overlay}
-    return (Side({**base, "cache": "off"}, options, f"prompt-cache-{tag}-defeated"),
-            Side({**base, "cache": "on"}, options, f"prompt-cache-{tag}-used"))
+    # Each repeat starts cold (a fresh embedded server), so "used" measures what one run's
+    # own prefix sharing earns, not state left by the previous repeat.
+    return (Side({**base, "cache": "off"}, options, f"prompt-cache-{tag}-defeated",
+                 fresh_server=True),
+            Side({**base, "cache": "on"}, options, f"prompt-cache-{tag}-used",
+                 fresh_server=True))
 
 
 def _check(overlay: Mapping[str, str], providers: Sequence[str], emulated: Sequence[str]) -> None:

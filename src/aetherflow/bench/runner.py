@@ -11,6 +11,7 @@ flags (``speculative``/``cache``) cannot be applied to it and are refused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ from aetherflow.execution.runner import (
 from aetherflow.metrics.environment import capture_environment
 from aetherflow.metrics.records import RunRecord
 from aetherflow.plan.loader import load_plan
+from aetherflow.providers.local_server import shared_local_servers
 from aetherflow.store.history import HistoryStore
 
 __all__ = [
@@ -84,6 +86,9 @@ class BenchSpec:
     overlay: dict[str, str] = field(default_factory=dict)
     label: str | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
+    #: Start a new embedded llama.cpp server for every repeat (the cold case) instead of
+    #: one server per configuration for the whole bench, warm-up included.
+    fresh_server: bool = False
 
     def check(self) -> None:
         """Reject impossible repeat counts."""
@@ -93,7 +98,7 @@ class BenchSpec:
             raise ConfigError("--warmup must be 0 or more")
 
 
-def server_mode(options: RunOptions) -> str:
+def server_mode(options: RunOptions, fresh_server: bool = False) -> str:
     """How provider state is handled between repeats (recorded in the bench metadata)."""
     if options.provider != "local":
         return "new provider session per repeat; provider-side caches are outside our control"
@@ -103,7 +108,12 @@ def server_mode(options: RunOptions) -> str:
             raise ConfigError("speculative/cache server flags need the embedded server; "
                               "unset AETHERFLOW_LOCAL_URL / base_url")
         return f"external llama.cpp server {external} reused across repeats (state carries over)"
-    return "embedded llama.cpp server started fresh for every repeat (start-up not timed)"
+    if fresh_server:
+        return ("embedded llama.cpp server started fresh for every repeat (--fresh-server: "
+                "every repeat meets a cold server; start-up not timed)")
+    return ("embedded llama.cpp server shared across repeats: started once per configuration "
+            "(start-up not timed); its KV/prompt-cache state carries over, so only the first "
+            "run (the warm-up, if any) meets a cold server")
 
 
 def build_benchmark_data(meta: BenchMeta, runs: Sequence[BenchRun],
@@ -153,7 +163,8 @@ def _meta(spec: BenchSpec, options: RunOptions, bench_id: int, task_id: str) -> 
     return BenchMeta(
         plan=str(spec.plan), task_id=task_id, label=spec.label, repeats=spec.repeats,
         warmup=spec.warmup, overlay=dict(spec.overlay), provider=options.provider,
-        model=options.model, bench_id=bench_id, server_mode=server_mode(options),
+        model=options.model, bench_id=bench_id,
+        server_mode=server_mode(options, spec.fresh_server),
         started_at=datetime.now(UTC).isoformat(), environment=capture_environment(),
     )
 
@@ -171,7 +182,8 @@ _FINISHED = ("passed", "unvalidated", "failed")
 def _spec_json(spec: BenchSpec, options: RunOptions, bench_id: int) -> dict[str, Any]:
     return {"plan": str(spec.plan), "repeats": spec.repeats, "warmup": spec.warmup,
             "overlay": dict(spec.overlay), "label": spec.label, "bench_id": bench_id,
-            "options": options.to_json(), "thresholds": spec.thresholds.model_dump()}
+            "options": options.to_json(), "thresholds": spec.thresholds.model_dump(),
+            "fresh_server": spec.fresh_server}
 
 
 def load_bench_spec(directory: Path) -> tuple[BenchSpec, int]:
@@ -182,7 +194,8 @@ def load_bench_spec(directory: Path) -> tuple[BenchSpec, int]:
         options = RunOptions.from_json(raw["options"])
         spec = BenchSpec(plan=Path(raw["plan"]), output=directory, repeats=raw["repeats"],
                          warmup=raw["warmup"], options=options, overlay=raw["overlay"],
-                         label=raw["label"], thresholds=Thresholds(**raw["thresholds"]))
+                         label=raw["label"], thresholds=Thresholds(**raw["thresholds"]),
+                         fresh_server=bool(raw.get("fresh_server", False)))
     except FileNotFoundError:
         raise ResultNotFoundError(f"{directory}: no {BENCH_SPEC_FILE}: not a bench "
                                   "directory AetherFlow can resume") from None
@@ -248,19 +261,29 @@ async def run_bench_async(
         meta = _meta(spec, options, bench_id, plan.task_id)
         runs: list[BenchRun] = []
         schedule = _schedule(spec)
-        for n, (index, warm, run_dir) in enumerate(schedule, start=1):
-            obs.on_repeat_start(n, len(schedule), warm)
-            label = f"{spec.label}:warmup" if warm and spec.label else spec.label
-            record, path = await _one_run(spec, options, run_dir, label, db,
-                                          None if warm else bench_id, seed=n, obs=obs,
-                                          resolver=resolver, pricer=pricer)
-            found = db.find(record.run_id)
-            runs.append(BenchRun(index=index, warmup=warm, run_dir=str(path.relative_to(
-                spec.output)), history_id=found[0].id if found else None, record=record))
-            meta.emulated = meta.emulated or record.config.emulated
-            meta.model = meta.model or record.config.model
-            data = build_benchmark_data(meta, runs, spec.thresholds)
-            write_benchmark_data(data, spec.output)
+        sharing = (contextlib.nullcontext(None) if spec.fresh_server
+                   else shared_local_servers())
+        with sharing as servers:
+            for n, (index, warm, run_dir) in enumerate(schedule, start=1):
+                obs.on_repeat_start(n, len(schedule), warm)
+                label = f"{spec.label}:warmup" if warm and spec.label else spec.label
+                before = len(servers.uses) if servers is not None else 0
+                record, path = await _one_run(spec, options, run_dir, label, db,
+                                              None if warm else bench_id, seed=n, obs=obs,
+                                              resolver=resolver, pricer=pricer)
+                use = (servers.uses[before] if servers is not None
+                       and len(servers.uses) > before else None)
+                found = db.find(record.run_id)
+                runs.append(BenchRun(
+                    index=index, warmup=warm, run_dir=str(path.relative_to(spec.output)),
+                    history_id=found[0].id if found else None, record=record,
+                    server_reused=use.reused if use else None,
+                    server_runs_served=use.runs_served if use else None,
+                    server_startup_s=use.startup_s if use else None))
+                meta.emulated = meta.emulated or record.config.emulated
+                meta.model = meta.model or record.config.model
+                data = build_benchmark_data(meta, runs, spec.thresholds)
+                write_benchmark_data(data, spec.output)
         meta.finished_at = datetime.now(UTC).isoformat()
         data = build_benchmark_data(meta, runs, spec.thresholds)
         write_benchmark_data(data, spec.output)

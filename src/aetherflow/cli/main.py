@@ -63,5 +63,6 @@ def main(argv: list[str] | None = None) -> None:
     except AetherFlowError as exc:
         if os.environ.get("AETHERFLOW_DEBUG") == "1":
             raise
-        typer.echo(f"error: {exc}", err=True)
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            typer.echo(f"error: {line}", err=True)
         sys.exit(exc.exit_code)

@@ -21,7 +21,7 @@ from aetherflow.execution.observer import NullObserver, RunObserver
 from aetherflow.execution.rundir import default_run_dir
 from aetherflow.execution.runner import resume_run_async, run_plan_async
 from aetherflow.metrics.records import RunRecord
-from aetherflow.plan.loader import load_plan
+from aetherflow.plan import check_plan_file, plan_warnings
 from aetherflow.store.history import HistoryStore
 
 __all__ = ["register", "run_command", "run_until_signal"]
@@ -90,7 +90,10 @@ def run_command(
                                         history=store)
             else:
                 assert plan is not None
-                where = output or default_run_dir(load_plan(plan).task_id)
+                checked = check_plan_file(plan).raise_for_errors()
+                for problem in plan_warnings(checked):
+                    console.print(f"warning: {plan}: {problem}", highlight=False, markup=False)
+                where = output or default_run_dir(checked.task_id)
                 options = flags.apply(RunOptions(output=where, label=label))
                 coro = run_plan_async(plan, options, observer=observer, history=store)
             record, run_dir = run_until_signal(coro)

@@ -59,7 +59,7 @@ def check_input_files(plan: Plan, plan_dir: Path, source: str = "<plan>") -> Non
     for i, step in enumerate(plan.steps):
         for j, name in enumerate(step.context.input_files):
             if not (plan_dir / name).is_file():
-                raise PlanError(source, f"$.steps[{i}].context.input_files[{j}]",
+                raise PlanError(source, f"$.steps[{i}] ({step.id}).context.input_files[{j}]",
                                 f"step {step.id!r}: input file {name!r} not found "
                                 f"(paths are relative to the plan file)")
 

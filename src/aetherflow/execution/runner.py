@@ -24,6 +24,7 @@ from aetherflow.execution.prompt import check_input_files
 from aetherflow.execution.rundir import RunDirectory, default_run_dir, run_is_live
 from aetherflow.metrics.environment import capture_environment
 from aetherflow.metrics.records import RunConfig, RunRecord
+from aetherflow.plan import plan_warnings
 from aetherflow.plan.loader import load_plan
 from aetherflow.plan.models import Plan, Step
 from aetherflow.providers.base import Provider, ProviderSettings, create_provider
@@ -268,12 +269,14 @@ async def run_plan_async(
     run_dir.lock()
     digest = plan_sha256(plan_path)
 
+    warnings = [f"plan: {w}" for w in plan_warnings(plan)]
+
     def record_for(provider: Provider) -> RunRecord:
         return RunRecord(
             run_id=new_run_id(plan.task_id), task_id=plan.task_id, plan_path=str(plan_path),
             plan_description=plan.description, started_at=datetime.now(UTC).isoformat(),
             label=options.label, environment=capture_environment(),
-            config=_config(provider, options), plan_sha256=digest,
+            config=_config(provider, options), plan_sha256=digest, warnings=warnings,
         )
 
     try:
