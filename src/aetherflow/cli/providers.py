@@ -20,7 +20,7 @@ def render_status_table(statuses: list[ProviderStatus]) -> Table:
     """A rich table of provider statuses."""
     table = Table(title="AetherFlow providers")
     table.add_column("provider", no_wrap=True)
-    for column in ("ready", "reason", "base URL", "default model", "key variable"):
+    for column in ("ready", "reason", "base URL", "default model", "key variable", "source"):
         table.add_column(column, overflow="fold")
     for s in statuses:
         table.add_row(
@@ -30,6 +30,7 @@ def render_status_table(statuses: list[ProviderStatus]) -> Table:
             escape(s.base_url or "-"),
             escape(s.default_model or "-"),
             s.api_key_env or "-",
+            escape(s.source),
         )
     return table
 
@@ -40,7 +41,8 @@ def providers(
     config: Annotated[Path | None, typer.Option("--config", help="Path to aetherflow.toml.")]
     = None,
 ) -> None:
-    """List the providers, whether each is configured, and its endpoint and default model."""
+    """List the providers: whether each is configured, its endpoint, default model and
+    where it came from (built-in, a plugin's entry point, or a --plugin file)."""
     statuses = provider_status(config)
     if as_json:
         typer.echo(json.dumps([s.model_dump() for s in statuses], indent=2))
