@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from aetherflow.cli.providers import register
+from aetherflow.cli.providers import register, render_status_table
 from aetherflow.config import (
     find_config_file,
     load_config,
@@ -230,3 +230,19 @@ def register(registry):
         assert "inproc" in table.output and "plug.py" in table.output
     finally:
         REGISTRY.reset()
+
+
+def test_status_table_fits_80_columns() -> None:
+    from rich.console import Console
+
+    statuses = provider_status()
+    console = Console(width=80, record=True, color_system=None)
+    console.print(render_status_table(statuses, 80))
+    narrow = console.export_text()
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    assert "source" in narrow and "--json" in narrow
+    assert [c.header for c in render_status_table(statuses, 80).columns] == [
+        "provider", "ready", "reason", "default model", "source"]
+    wide = [c.header for c in render_status_table(statuses, 160).columns]
+    assert wide == ["provider", "ready", "reason", "base URL", "default model",
+                    "key variable", "source"]
