@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from aetherflow.errors import ConfigError, MissingKeyError, UnknownProviderError
-from aetherflow.providers.base import ProviderSettings, provider_names
-from aetherflow.providers.presets import PROVIDER_SPECS
+from aetherflow.providers.base import ProviderSettings, provider_names, provider_origin
+from aetherflow.providers.specs import PROVIDER_SPECS
 
 if TYPE_CHECKING:
     from aetherflow.providers.pricing import PriceOverrides
@@ -134,6 +134,9 @@ class ProviderStatus(BaseModel):
     default_model: str | None = None
     api_key_env: str | None = None
     description: str = ""
+    source: str = Field(default="built-in", description=(
+        "where the provider came from: built-in, 'entry point DIST VERSION (NAME)' or "
+        "'file PATH'"))
 
 
 def find_config_file(config_path: Path | str | None = None) -> Path | None:
@@ -258,7 +261,7 @@ def _status(name: str, loaded: LoadedConfig) -> ProviderStatus:
         configured, reason = _local_status()
     elif spec is not None and spec.key_required and _env(key_env) is None:
         configured, reason = False, f"{key_env} not set"
-    elif not base_url:
+    elif not base_url and (spec is None or spec.needs_base_url):
         configured, reason = False, f"no base_url ([providers.{name}] base_url or --base-url)"
     elif not model:
         configured, reason = False, f"no model ([providers.{name}] model or --model)"
@@ -268,6 +271,7 @@ def _status(name: str, loaded: LoadedConfig) -> ProviderStatus:
         name=name, configured=configured, reason=reason, base_url=base_url,
         default_model=model, api_key_env=key_env,
         description=spec.description if spec else "",
+        source=str(provider_origin(name)),
     )
 
 

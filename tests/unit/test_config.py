@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from aetherflow.cli.providers import register
+from aetherflow.cli.providers import register, render_status_table
 from aetherflow.config import (
     find_config_file,
     load_config,
@@ -18,7 +18,9 @@ from aetherflow.config import (
     resolve_provider_settings,
 )
 from aetherflow.errors import ConfigError, MissingKeyError, UnknownProviderError
+from aetherflow.providers.base import load_plugin_file
 from aetherflow.providers.presets import PROVIDER_SPECS
+from aetherflow.providers.registry import REGISTRY
 
 SECRET = "sk-live-VERY-SECRET-abcdef0123456789"
 
@@ -192,5 +194,55 @@ def test_cli_json_output(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(app, ["providers", "--json"])
     rows = json.loads(result.output)
     assert {r["name"] for r in rows} >= {"anthropic", "gemini", "local"}
-    assert all(set(r) >= {"name", "configured", "reason", "base_url", "default_model"}
-               for r in rows)
+    assert all(set(r) >= {"name", "configured", "reason", "base_url", "default_model",
+                          "source"} for r in rows)
+    assert {r["source"] for r in rows if r["name"] in PROVIDER_SPECS} == {"built-in"}
+
+
+def test_plugin_provider_from_a_file_is_configurable(tmp_path: Path) -> None:
+    """A --plugin file's provider is known to aetherflow.toml and listed with its origin;
+    an in-process provider (needs_base_url=False) is ready without a base URL."""
+    plugin = _write(tmp_path / "plug.py", """
+from aetherflow.providers.openai_compat import OpenAICompatibleProvider
+from aetherflow.providers.specs import ProviderSpec
+
+def register(registry):
+    registry.register_provider("inproc", OpenAICompatibleProvider, spec=ProviderSpec(
+        "inproc", None, "m-1", key_required=False, needs_base_url=False))
+""")
+    REGISTRY.reset()
+    try:
+        assert load_plugin_file(plugin) == ["inproc"]
+        cfg = _write(tmp_path / "aetherflow.toml", '[providers.inproc]\nmodel = "m-2"\n')
+        assert resolve_provider_settings("inproc", config_path=cfg).model == "m-2"
+        status = {s.name: s for s in provider_status(cfg)}["inproc"]
+        assert (status.configured, status.reason, status.default_model) == (True, "ready", "m-2")
+        assert status.source == f"file {plugin.resolve()}"
+        app = typer.Typer()
+        register(app)
+
+        @app.callback()
+        def _root() -> None:
+            """Test root."""
+
+        table = CliRunner().invoke(app, ["providers", "--config", str(cfg)],
+                                   env={"COLUMNS": "200"})
+        assert "inproc" in table.output and "plug.py" in table.output
+    finally:
+        REGISTRY.reset()
+
+
+def test_status_table_fits_80_columns() -> None:
+    from rich.console import Console
+
+    statuses = provider_status()
+    console = Console(width=80, record=True, color_system=None)
+    console.print(render_status_table(statuses, 80))
+    narrow = console.export_text()
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    assert "source" in narrow and "--json" in narrow
+    assert [c.header for c in render_status_table(statuses, 80).columns] == [
+        "provider", "ready", "reason", "default model", "source"]
+    wide = [c.header for c in render_status_table(statuses, 160).columns]
+    assert wide == ["provider", "ready", "reason", "base URL", "default model",
+                    "key variable", "source"]

@@ -19,6 +19,7 @@ from aetherflow.errors import ConfigError
 from aetherflow.metrics.records import TokenCount, Usage
 from aetherflow.providers.pricing import (
     LOCAL_PRICE_SOURCE,
+    UNKNOWN_PRICE_DATE,
     load_price_overrides,
     price_attempt,
 )
@@ -224,3 +225,44 @@ def test_override_file_errors_name_the_path(tmp_path: Path) -> None:
         load_price_overrides(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_price_overrides(tmp_path / "missing.toml")
+
+
+def test_override_without_date_records_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "prices.toml"
+    path.write_text('[openai."gpt-x"]\ninput = 1\noutput = 2\n', encoding="utf-8")
+    cost = price_attempt("openai", "gpt-x", _usage(10, 10), overrides=load_price_overrides(path))
+    assert cost.price_date == UNKNOWN_PRICE_DATE == "unknown"  # not today's date
+
+
+def test_genai_prices_date_is_the_pricing_day() -> None:
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    cost = price_attempt("openai", "gpt-4o-mini", _usage(1000, 100), at=at)
+    assert cost.price_date == "2025-03-01"
+
+
+def test_unreported_cache_reads_price_as_uncached_and_say_so(overrides_path: Path) -> None:
+    # Groq's documented usage has no cached-token field: reads unknown -> upper bound.
+    usage = normalise_openai_usage({"prompt_tokens": 41, "completion_tokens": 27}, "groq")
+    cost = price_attempt("groq", "llama-3.3-70b-versatile", usage,
+                         overrides=load_price_overrides(overrides_path))
+    assert cost.total_usd == pytest.approx(45.52e-6)
+    assert cost.note == ("cache reads not reported: all input priced as uncached "
+                         "(an upper bound)")
+
+
+def test_unreported_cache_writes_without_a_write_price_are_exact(overrides_path: Path) -> None:
+    usage = normalise_openai_usage({"prompt_tokens": 2006, "completion_tokens": 300,
+                                    "prompt_tokens_details": {"cached_tokens": 1920}})
+    assert usage.cache_write.value is None
+    cost = price_attempt("openai", "gpt-4o-mini", usage,
+                         overrides=load_price_overrides(overrides_path))
+    assert cost.note is None  # OpenAI bills no separate cache write: nothing is guessed
+
+
+def test_unreported_cache_writes_with_a_write_price_are_noted(overrides_path: Path) -> None:
+    usage = normalise_anthropic_usage({"input_tokens": 50, "output_tokens": 200,
+                                       "cache_read_input_tokens": 0})
+    cost = price_attempt("anthropic", "claude-haiku-4-5", usage,
+                         overrides=load_price_overrides(overrides_path))
+    assert cost.total_usd == pytest.approx((50 * 1.00 + 200 * 5.00) * 1e-6)
+    assert cost.note is not None and "cache writes not reported" in cost.note

@@ -79,7 +79,8 @@ def test_mistral_chat_stream() -> None:
     out = replay(parser, _events("mistral_doc_example_stream.txt"))
     assert _text(out) == "Coca-Cola"
     usage = _usage(out).usage
-    assert (usage.input.value, usage.output.value, usage.cache_read.value) == (34, 100, 0)
+    # Mistral's example usage has no prompt_tokens_details: cache reads unknown, not 0.
+    assert (usage.input.value, usage.output.value, usage.cache_read.value) == (34, 100, None)
     assert out[-1] == Finish("length")
 
 
@@ -120,8 +121,18 @@ def test_anthropic_stream() -> None:
     usage = _usage(out).usage
     # message_start input_tokens=25; message_delta's cumulative output_tokens=15 wins.
     assert (usage.input.value, usage.output.value) == (25, 15)
-    assert (usage.cache_read.value, usage.cache_write.value) == (0, 0)
+    # This (older) documented example sends no cache fields: unknown, not 0.
+    assert (usage.cache_read.value, usage.cache_write.value) == (None, None)
     assert out[-1] == Finish("end_turn")
+
+
+def test_anthropic_recorded_stream_sends_cache_zeros() -> None:
+    out = replay(AnthropicEventParser(), _events("anthropic_stream.txt"))
+    usage = _usage(out).usage
+    assert (usage.input.value, usage.output.value) == (36, 265)
+    # cache_read_input_tokens / cache_creation_input_tokens were sent as 0: measured.
+    assert (usage.cache_read.value, usage.cache_write.value) == (0, 0)
+    assert usage.cache_read.provenance == "server"
 
 
 def test_anthropic_error_event() -> None:

@@ -16,21 +16,39 @@ from aetherflow.config import ProviderStatus, provider_status
 __all__ = ["register", "render_status_table"]
 
 
-def render_status_table(statuses: list[ProviderStatus]) -> Table:
-    """A rich table of provider statuses."""
-    table = Table(title="AetherFlow providers")
+#: Below this terminal width the table leaves out base URLs and key variables.
+WIDE_TABLE_COLUMNS = 120
+
+
+def render_status_table(statuses: list[ProviderStatus], width: int | None = None) -> Table:
+    """A rich table of provider statuses; narrower than :data:`WIDE_TABLE_COLUMNS` it
+    shows only provider, ready, reason, default model and source (``--json`` has all)."""
+    wide = width is None or width >= WIDE_TABLE_COLUMNS
+    table = Table(title="AetherFlow providers",
+                  caption=None if wide else "base URLs and key variables: wider terminal "
+                                            "or --json")
     table.add_column("provider", no_wrap=True)
-    for column in ("ready", "reason", "base URL", "default model", "key variable"):
-        table.add_column(column, overflow="fold")
+    table.add_column("ready", no_wrap=True)
+    table.add_column("reason", overflow="fold", ratio=3)
+    if wide:
+        table.add_column("base URL", overflow="fold", ratio=3)
+    table.add_column("default model", overflow="fold", ratio=2)
+    if wide:
+        table.add_column("key variable", overflow="fold", ratio=2)
+    table.add_column("source", overflow="fold", min_width=8, ratio=2)
     for s in statuses:
-        table.add_row(
+        cells = [
             s.name,
             "[green]yes[/green]" if s.configured else "[red]no[/red]",
             escape(s.reason),
             escape(s.base_url or "-"),
             escape(s.default_model or "-"),
             s.api_key_env or "-",
-        )
+            escape(s.source),
+        ]
+        if not wide:
+            cells = [cells[i] for i in (0, 1, 2, 4, 6)]
+        table.add_row(*cells)
     return table
 
 
@@ -40,12 +58,14 @@ def providers(
     config: Annotated[Path | None, typer.Option("--config", help="Path to aetherflow.toml.")]
     = None,
 ) -> None:
-    """List the providers, whether each is configured, and its endpoint and default model."""
+    """List the providers: whether each is configured, its endpoint, default model and
+    where it came from (built-in, a plugin's entry point, or a --plugin file)."""
     statuses = provider_status(config)
     if as_json:
         typer.echo(json.dumps([s.model_dump() for s in statuses], indent=2))
         return
-    Console().print(render_status_table(statuses))
+    console = Console()
+    console.print(render_status_table(statuses, console.width))
 
 
 def register(app: typer.Typer) -> None:

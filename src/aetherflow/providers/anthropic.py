@@ -35,7 +35,7 @@ from aetherflow.providers.base import (
 )
 from aetherflow.providers.presets import RemoteSSEProvider
 from aetherflow.providers.usage import normalise_anthropic_usage
-from aetherflow.providers.wire import decode_json_data, truncated
+from aetherflow.providers.wire import as_dict, decode_json_data, error_message, truncated
 from aetherflow.transport.sse import SSEEvent
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicEventParser", "AnthropicProvider"]
@@ -58,7 +58,7 @@ class AnthropicEventParser:
             self.usage.update({k: v for k, v in raw.items() if v is not None})
 
     def feed(self, event: SSEEvent) -> list[StreamEvent]:
-        """Parse one named event."""
+        """Parse one named event (values of an unexpected JSON type are ignored)."""
         if not event.data.strip():
             return []
         data = decode_json_data(event, self.provider, "".join(self.text))
@@ -67,23 +67,20 @@ class AnthropicEventParser:
         kind = str(data.get("type") or event.event)
         if kind == "error":
             err = data.get("error") or {}
-            etype = err.get("type", "error") if isinstance(err, dict) else "error"
-            msg = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-            return [ErrorEvent(kind="stream_error", message=f"{etype}: {msg}")]
+            etype = str(err.get("type", "error")) if isinstance(err, dict) else "error"
+            return [ErrorEvent(kind="stream_error", message=f"{etype}: {error_message(err)}")]
         if kind == "message_start":
-            message = data.get("message") or {}
-            self._merge_usage(message.get("usage") if isinstance(message, dict) else None)
+            self._merge_usage(as_dict(data.get("message")).get("usage"))
         elif kind == "content_block_delta":
-            delta = data.get("delta") or {}
-            if isinstance(delta, dict) and delta.get("type") == "text_delta":
-                text = delta.get("text")
-                if isinstance(text, str) and text:
-                    self.text.append(text)
-                    return [TextDelta(text)]
+            delta = as_dict(data.get("delta"))
+            text = delta.get("text")
+            if delta.get("type") == "text_delta" and isinstance(text, str) and text:
+                self.text.append(text)
+                return [TextDelta(text)]
         elif kind == "message_delta":
-            delta = data.get("delta") or {}
-            if isinstance(delta, dict) and delta.get("stop_reason"):
-                self.stop_reason = str(delta["stop_reason"])
+            stop = as_dict(data.get("delta")).get("stop_reason")
+            if stop:
+                self.stop_reason = str(stop)
             self._merge_usage(data.get("usage"))
         elif kind == "message_stop":
             self.finished = True
@@ -95,7 +92,7 @@ class AnthropicEventParser:
             raise truncated(self.provider, "message_stop", "".join(self.text))
         out: list[StreamEvent] = []
         if self.usage:
-            out.append(UsageReport(normalise_anthropic_usage(self.usage)))
+            out.append(UsageReport(normalise_anthropic_usage(self.usage, self.provider)))
         out.append(Finish(self.stop_reason))
         return out
 

@@ -1,8 +1,10 @@
-"""The provider contract: one async generator of stream events, plus a registry.
+"""The provider contract: one async generator of stream events.
 
 A provider implements :meth:`Provider.stream` and nothing else of substance: timing,
 retries, token accounting fallbacks, cost and logging live once, around it, in the
-executor. Built-in providers register through :func:`register_provider`, the same path a
+executor. Providers are found through the registry (:mod:`aetherflow.providers.registry`,
+whose :func:`create_provider`, :func:`provider_names` and :func:`register_provider` are
+re-exported here): built-in providers register through the same plugin path a
 third-party one uses.
 """
 
@@ -12,9 +14,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from aetherflow.errors import UnknownProviderError
 from aetherflow.metrics.records import ServerTiming, Usage
 from aetherflow.metrics.timeline import RequestTimeline
+from aetherflow.providers.registry import (
+    ProviderOrigin,
+    create_provider,
+    load_plugin_file,
+    provider_names,
+    provider_origin,
+    register_provider,
+)
 
 __all__ = [
     "ChatMessage",
@@ -23,13 +32,16 @@ __all__ = [
     "Finish",
     "Provider",
     "ProviderFactory",
+    "ProviderOrigin",
     "ProviderSettings",
     "StreamEvent",
     "TextDelta",
     "UsageReport",
     "create_provider",
+    "load_plugin_file",
     "no_server_timing",
     "provider_names",
+    "provider_origin",
     "register_provider",
 ]
 
@@ -141,34 +153,5 @@ def no_server_timing(provider: str) -> ServerTiming:
                                 "server's log does)")
 
 
+#: What a plugin registers: builds a provider from its resolved settings (usually the class).
 ProviderFactory = Callable[[ProviderSettings], Provider]
-_REGISTRY: dict[str, ProviderFactory] = {}
-
-
-def register_provider(name: str, factory: ProviderFactory) -> None:
-    """Make ``factory`` available under ``name`` (re-registering replaces it)."""
-    _REGISTRY[name] = factory
-
-
-def provider_names() -> list[str]:
-    """Registered provider names, sorted."""
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def create_provider(settings: ProviderSettings) -> Provider:
-    """Build the provider registered under ``settings.name``."""
-    _load_builtins()
-    try:
-        factory = _REGISTRY[settings.name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
-        raise UnknownProviderError(
-            f"unknown provider {settings.name!r} (known: {known})"
-        ) from None
-    return factory(settings)
-
-
-def _load_builtins() -> None:
-    # Importing the modules registers them; kept lazy so `plan check` stays fast.
-    from aetherflow.providers import builtin  # noqa: F401

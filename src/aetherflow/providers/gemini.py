@@ -32,7 +32,13 @@ from aetherflow.providers.base import (
 )
 from aetherflow.providers.presets import RemoteSSEProvider
 from aetherflow.providers.usage import normalise_gemini_usage
-from aetherflow.providers.wire import decode_json_data, truncated
+from aetherflow.providers.wire import (
+    as_dict,
+    as_list,
+    decode_json_data,
+    error_message,
+    truncated,
+)
 from aetherflow.transport.sse import SSEEvent
 
 __all__ = ["GeminiChunkParser", "GeminiProvider"]
@@ -54,7 +60,8 @@ class GeminiChunkParser:
         self.text: list[str] = []
 
     def feed(self, event: SSEEvent) -> list[StreamEvent]:
-        """Parse one ``GenerateContentResponse`` chunk."""
+        """Parse one ``GenerateContentResponse`` chunk (values of an unexpected JSON type
+        are ignored)."""
         if not event.data.strip():
             return []
         chunk = decode_json_data(event, self.provider, "".join(self.text))
@@ -64,25 +71,22 @@ class GeminiChunkParser:
             return []
         if chunk.get("error"):
             err = chunk["error"]
-            msg = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-            status = err.get("status", "error") if isinstance(err, dict) else "error"
-            return [ErrorEvent(kind="stream_error", message=f"{status}: {msg}")]
+            status = str(err.get("status", "error")) if isinstance(err, dict) else "error"
+            return [ErrorEvent(kind="stream_error", message=f"{status}: {error_message(err)}")]
         if isinstance(chunk.get("usageMetadata"), dict):
             self.usage = chunk["usageMetadata"]
-        feedback = chunk.get("promptFeedback")
-        if isinstance(feedback, dict) and feedback.get("blockReason"):
-            self.finish_reason = f"blocked:{feedback['blockReason']}"
+        block = as_dict(chunk.get("promptFeedback")).get("blockReason")
+        if block:
+            self.finish_reason = f"blocked:{block}"
             self.complete = True
+        candidates = as_list(chunk.get("candidates"))
+        first = as_dict(candidates[0]) if candidates else {}
         out: list[StreamEvent] = []
-        candidates = chunk.get("candidates") or []
-        first = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
-        content = first.get("content") or {}
-        for part in (content.get("parts") or []) if isinstance(content, dict) else []:
-            if isinstance(part, dict) and not part.get("thought"):
-                text = part.get("text")
-                if isinstance(text, str) and text:
-                    self.text.append(text)
-                    out.append(TextDelta(text))
+        for part in as_list(as_dict(first.get("content")).get("parts")):
+            text = part.get("text") if isinstance(part, dict) and not part.get("thought") else None
+            if isinstance(text, str) and text:
+                self.text.append(text)
+                out.append(TextDelta(text))
         if first.get("finishReason"):
             self.finish_reason = str(first["finishReason"])
             self.complete = True
@@ -94,7 +98,7 @@ class GeminiChunkParser:
             raise truncated(self.provider, "a chunk with a finishReason", "".join(self.text))
         out: list[StreamEvent] = []
         if self.usage is not None:
-            out.append(UsageReport(normalise_gemini_usage(self.usage)))
+            out.append(UsageReport(normalise_gemini_usage(self.usage, self.provider)))
         out.append(Finish(self.finish_reason))
         return out
 

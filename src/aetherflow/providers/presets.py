@@ -1,20 +1,18 @@
-"""Provider presets: default endpoint, model and key variable per remote provider, and the
-OpenAI-compatible hosted providers (OpenAI, DeepSeek, Groq) built on the generic client.
+"""Provider presets: the OpenAI-compatible hosted providers (OpenAI, DeepSeek, Groq) built
+on the generic client, and the base of the remote providers with their own wire format.
 
-:data:`PROVIDER_SPECS` is the one table the configuration layer
-(:mod:`aetherflow.config`), the ``aetherflow providers`` command and docs/providers.md
-describe. A third-party provider may add its own spec with :func:`register_provider_spec`.
+Each preset fills its default endpoint and model from :data:`PROVIDER_SPECS` (defined in
+:mod:`aetherflow.providers.specs`, re-exported here).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from aetherflow.providers.base import (
-    ProviderSettings,
-)
+from aetherflow.providers.base import ProviderSettings
 from aetherflow.providers.http_provider import SSEProvider
 from aetherflow.providers.openai_compat import OpenAICompatibleProvider
+from aetherflow.providers.specs import PROVIDER_SPECS, ProviderSpec, register_provider_spec
 
 __all__ = [
     "PROVIDER_SPECS",
@@ -27,55 +25,6 @@ __all__ = [
     "register_provider_spec",
     "with_spec_defaults",
 ]
-
-
-@dataclass(frozen=True)
-class ProviderSpec:
-    """Static facts about one provider: where it lives and which key it needs."""
-
-    name: str
-    default_base_url: str | None
-    default_model: str | None
-    api_key_env: str | None = None
-    base_url_env: str | None = None
-    key_required: bool = True
-    description: str = ""
-
-
-PROVIDER_SPECS: dict[str, ProviderSpec] = {
-    spec.name: spec
-    for spec in (
-        ProviderSpec("openai", "https://api.openai.com/v1", "gpt-4o-mini",
-                     "OPENAI_API_KEY", "OPENAI_BASE_URL",
-                     description="OpenAI chat completions (SSE, stream_options.include_usage)"),
-        ProviderSpec("deepseek", "https://api.deepseek.com", "deepseek-chat",
-                     "DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL",
-                     description="DeepSeek chat completions (OpenAI wire, prompt-cache fields)"),
-        ProviderSpec("groq", "https://api.groq.com/openai/v1", "llama-3.3-70b-versatile",
-                     "GROQ_API_KEY", "GROQ_BASE_URL",
-                     description="Groq chat completions (OpenAI wire, usage or x_groq.usage)"),
-        ProviderSpec("mistral", "https://api.mistral.ai/v1", "codestral-latest",
-                     "MISTRAL_API_KEY", "MISTRAL_BASE_URL",
-                     description="Mistral chat completions + FIM /fim/completions"),
-        ProviderSpec("anthropic", "https://api.anthropic.com", "claude-haiku-4-5",
-                     "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
-                     description="Anthropic Messages API (its own SSE events)"),
-        ProviderSpec("gemini", "https://generativelanguage.googleapis.com", "gemini-2.5-flash",
-                     "GEMINI_API_KEY", "GEMINI_BASE_URL",
-                     description="Gemini streamGenerateContent?alt=sse"),
-        ProviderSpec("openai-compatible", None, None, None, None, key_required=False,
-                     description="any OpenAI-compatible server (vLLM, Ollama, llama.cpp); "
-                                 "needs base_url and model, optional key via api_key_env"),
-        ProviderSpec("local", None, "SmolLM2-135M-Instruct", None, None, key_required=False,
-                     description="embedded SmolLM2-135M on llama.cpp (AETHERFLOW_LOCAL_URL "
-                                 "to use a running server)"),
-    )
-}
-
-
-def register_provider_spec(spec: ProviderSpec) -> None:
-    """Describe a (third-party) provider for configuration and ``aetherflow providers``."""
-    PROVIDER_SPECS[spec.name] = spec
 
 
 def with_spec_defaults(settings: ProviderSettings) -> ProviderSettings:
@@ -122,7 +71,6 @@ class GroqProvider(OpenAIStyleProvider):
     """Groq chat completions; usage may arrive under ``x_groq.usage``."""
 
     preset = "groq"
-
 
 
 class RemoteSSEProvider(SSEProvider):

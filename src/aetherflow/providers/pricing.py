@@ -12,10 +12,13 @@ includes both). Prices come from, in order:
    its ``UpdatePrices`` background fetcher), recorded as ``"genai-prices X.Y.Z (bundled
    snapshot)"``.
 
-``price_date`` is the date the prices apply to (the override file's ``date`` or the day of
-pricing). An unknown model gives ``total_usd = None`` with the note
-``"no price for provider/model"``, never 0. The ``local`` provider costs 0.0 (no per-token
-charge). A missing cache-read or cache-write price falls back to the input price (noted).
+``price_date`` is the date the prices apply to: for genai-prices, the day they were
+selected for (the snapshot's prices in force that day); for an override file, its ``date``,
+or ``"unknown"`` when the file gives none (AetherFlow cannot know when a hand-written price
+was valid, so it does not pretend it is today's). An unknown model gives
+``total_usd = None`` with the note ``"no price for provider/model"``, never 0. The
+``local`` provider costs 0.0 (no per-token charge). A missing cache-read or cache-write
+price falls back to the input price (noted).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from aetherflow.metrics.records import CostBreakdown, Usage
 __all__ = [
     "GENAI_PRICES_PROVIDER_IDS",
     "LOCAL_PRICE_SOURCE",
+    "UNKNOWN_PRICE_DATE",
     "ModelPrice",
     "PriceOverrides",
     "ResolvedPrice",
@@ -49,6 +53,8 @@ __all__ = [
 ]
 
 LOCAL_PRICE_SOURCE = "local model: no per-token charge"
+#: ``price_date`` of an override file that states no ``date``.
+UNKNOWN_PRICE_DATE = "unknown"
 
 #: AetherFlow provider name -> genai-prices provider id.
 GENAI_PRICES_PROVIDER_IDS: dict[str, str] = {
@@ -110,6 +116,7 @@ def load_price_overrides(path: Path | str) -> PriceOverrides:
     Format (TOML shown; JSON has the same shape)::
 
         date = "2025-06-01"            # optional: when these prices were valid
+                                       # (recorded as price_date; "unknown" without it)
 
         [deepseek."deepseek-chat"]
         input = 0.27                   # USD per million uncached input tokens
@@ -200,7 +207,7 @@ def lookup_price(provider: str, model: str, *, total_input: int = 0,
         return ResolvedPrice(
             input=Decimal(str(entry.input)), output=Decimal(str(entry.output)),
             cache_read=_dec(entry.cached_input), cache_write=_dec(entry.cache_write),
-            source=overrides.source, date=overrides.date or date.today().isoformat(),
+            source=overrides.source, date=overrides.date or UNKNOWN_PRICE_DATE,
         )
     return _genai_price(provider, model, total_input, at)
 
@@ -230,9 +237,11 @@ def price_attempt(provider: str, model: str, usage: Usage, *,
     read = usage.cache_read.value
     write = usage.cache_write.value
     if read is None:
-        notes.append("cache reads unknown: all input priced as uncached (upper bound)")
-    if write is None:
-        notes.append("cache writes unknown: priced as uncached input")
+        notes.append("cache reads not reported: all input priced as uncached (an upper bound)")
+    if write is None and price.cache_write is not None:
+        # Without a separate write price, unreported writes cost the input price: exact.
+        notes.append("cache writes not reported: priced as uncached input "
+                     "(the cache-write price is not applied)")
     read, write = read or 0, write or 0
     read_price, write_price = price.cache_read, price.cache_write
     if read and read_price is None:

@@ -18,11 +18,10 @@ An :class:`~aetherflow.providers.base.ErrorEvent` ends the stream: nothing follo
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, Protocol
 
 from aetherflow.errors import ProviderStreamError
-from aetherflow.metrics.records import Usage
 from aetherflow.providers.base import (
     ErrorEvent,
     Finish,
@@ -30,13 +29,16 @@ from aetherflow.providers.base import (
     TextDelta,
     UsageReport,
 )
-from aetherflow.providers.usage import normalise_openai_usage
+from aetherflow.providers.usage import UsageNormaliser, normalise_openai_usage
 from aetherflow.transport.sse import SSEEvent, parse_sse_lines
 
 __all__ = [
     "OpenAIChunkParser",
     "StreamParser",
+    "as_dict",
+    "as_list",
     "decode_json_data",
+    "error_message",
     "parse_sse_text",
     "replay",
     "run_parser",
@@ -59,14 +61,38 @@ class StreamParser(Protocol):
 
 
 def decode_json_data(event: SSEEvent, provider: str, partial_text: str) -> Any:
-    """The JSON in ``event.data``; malformed data raises ``ProviderStreamError('malformed')``."""
+    """The JSON in ``event.data``.
+
+    Data that is not JSON raises ``ProviderStreamError`` of kind ``malformed``, or of kind
+    ``truncated`` when the event was cut off by the end of the stream
+    (``event.terminated`` False): the server stopped mid-event.
+    """
     try:
         return json.loads(event.data)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # JSONDecodeError, int-digit limit, deep nesting
+        if not event.terminated:
+            raise truncated(provider, "the end of its last event", partial_text) from None
         raise ProviderStreamError(
             f"malformed SSE data from {provider}: {event.data[:120]!r}",
             kind="malformed", partial_text=partial_text,
         ) from None
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (wire data is never trusted)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, else an empty one (wire data is never trusted)."""
+    return value if isinstance(value, list) else []
+
+
+def error_message(err: Any) -> str:
+    """The human message of an in-stream error object (or the value itself)."""
+    if isinstance(err, dict):
+        return str(err.get("message", err))
+    return str(err)
 
 
 def truncated(provider: str, what: str, partial_text: str) -> ProviderStreamError:
@@ -116,11 +142,13 @@ class OpenAIChunkParser:
     Text comes from ``choices[].delta.content`` (FIM-style ``choices[].text`` is accepted
     too); ``data: [DONE]`` is the end marker. Usage is taken from the chunk's ``usage``
     object or, when that is absent, from Groq's ``x_groq.usage``; the latest one is
-    reported once, at the end. An ``error`` object in a chunk becomes an ``ErrorEvent``.
+    reported once, at the end, normalised with ``normalise`` (whose notes name
+    ``provider``). An ``error`` object in a chunk becomes an ``ErrorEvent``. Values of an
+    unexpected JSON type are ignored, never trusted.
     """
 
     def __init__(self, provider: str,
-                 normalise: Callable[[dict[str, Any]], Usage] = normalise_openai_usage) -> None:
+                 normalise: UsageNormaliser = normalise_openai_usage) -> None:
         self.provider = provider
         self._normalise = normalise
         self.finished = False
@@ -137,17 +165,14 @@ class OpenAIChunkParser:
         if not isinstance(chunk, dict):
             return []
         if chunk.get("error"):
-            err = chunk["error"]
-            msg = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-            return [ErrorEvent(kind="stream_error", message=str(msg))]
+            return [ErrorEvent(kind="stream_error", message=error_message(chunk["error"]))]
         if chunk.get("object") == "error":  # Mistral's flat error object
             return [ErrorEvent(kind="stream_error", message=str(chunk.get("message", chunk)))]
         out: list[StreamEvent] = []
-        for choice in chunk.get("choices") or []:
+        for choice in as_list(chunk.get("choices")):
             if not isinstance(choice, dict):
                 continue
-            delta = choice.get("delta") or {}
-            content = delta.get("content") if isinstance(delta, dict) else None
+            content = as_dict(choice.get("delta")).get("content")
             if content is None:
                 content = choice.get("text")
             if isinstance(content, str) and content:
@@ -156,11 +181,11 @@ class OpenAIChunkParser:
             if choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
         usage = chunk.get("usage")
-        groq = chunk.get("x_groq")
+        groq = as_dict(chunk.get("x_groq")).get("usage")
         if isinstance(usage, dict) and usage:
             self.usage = usage
-        elif isinstance(groq, dict) and isinstance(groq.get("usage"), dict):
-            self.usage = groq["usage"]
+        elif isinstance(groq, dict):
+            self.usage = groq
         return out
 
     def close(self) -> list[StreamEvent]:
@@ -169,6 +194,6 @@ class OpenAIChunkParser:
             raise truncated(self.provider, "its [DONE] marker", "".join(self.text))
         out: list[StreamEvent] = []
         if self.usage is not None:
-            out.append(UsageReport(self._normalise(self.usage)))
+            out.append(UsageReport(self._normalise(self.usage, self.provider)))
         out.append(Finish(self.finish_reason))
         return out

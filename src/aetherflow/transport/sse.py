@@ -1,43 +1,59 @@
 """Server-sent events decoding that never collapses on long lines.
 
-Reads whatever chunk sizes the socket gives (``iter_any``), splits lines itself, and
-yields one :class:`SSEEvent` per blank-line-terminated event (per the WHATWG spec: the
-``data`` lines are joined with newlines; comments starting with ``:`` are skipped).
+:class:`SSEDecoder` is the I/O-free core: it takes bytes in whatever pieces the socket
+gives (``iter_any``), splits lines itself (LF or CRLF; a CRLF split across two pieces is
+handled), and yields one :class:`SSEEvent` per blank-line-terminated event, per the WHATWG
+spec: ``data`` lines are joined with newlines, comments starting with ``:`` are skipped,
+``id``/``retry``/unknown fields are ignored. Bytes are decoded per complete line, so a
+UTF-8 character split across pieces is never broken; invalid UTF-8 becomes U+FFFD.
+
+At end of stream, an event that was never terminated by a blank line is still delivered
+(some servers omit the last blank line) but marked ``terminated=False``; when its last line
+was cut mid-line, parsers classify bad data in it as a *truncated* stream rather than a
+malformed one. :func:`iter_sse` drives the decoder over an aiohttp response.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 import aiohttp
 
 from aetherflow.errors import ProviderStreamError
 
-__all__ = ["SSEEvent", "iter_sse", "parse_sse_lines"]
+__all__ = ["SSEDecoder", "SSEEvent", "iter_sse", "parse_sse_bytes", "parse_sse_lines"]
 
 
 @dataclass(frozen=True)
 class SSEEvent:
-    """One server-sent event."""
+    """One server-sent event.
+
+    ``terminated`` is False only for an event flushed at end of stream whose last line
+    had no line ending (the connection closed mid-line): its data may be cut short.
+    """
 
     event: str
     data: str
+    terminated: bool = True
 
 
-class _Decoder:
+class _LineDecoder:
+    """Field-level SSE state machine: one decoded line at a time."""
+
     def __init__(self) -> None:
         self.event = ""
         self.data: list[str] = []
 
-    def feed_line(self, line: str) -> SSEEvent | None:
+    def feed_line(self, line: str, *, terminated: bool = True) -> SSEEvent | None:
         if line.startswith("data: "):  # the common case first
             self.data.append(line[6:])
             return None
         if line == "":
             if not self.data and not self.event:
                 return None
-            ev = SSEEvent(event=self.event or "message", data="\n".join(self.data))
+            ev = SSEEvent(event=self.event or "message", data="\n".join(self.data),
+                          terminated=terminated)
             self.event, self.data = "", []
             return ev
         if line.startswith(":"):
@@ -51,35 +67,65 @@ class _Decoder:
         return None  # id / retry / unknown fields are ignored
 
 
-def parse_sse_lines(lines: list[str]) -> list[SSEEvent]:
-    """Decode a list of SSE lines (without newlines) into events. For tests and replays."""
-    dec = _Decoder()
-    out = [ev for line in [*lines, ""] if (ev := dec.feed_line(line))]
+class SSEDecoder:
+    """Incremental bytes-to-events decoder (no I/O): :meth:`feed` pieces, then :meth:`close`."""
+
+    def __init__(self) -> None:
+        self._lines = _LineDecoder()
+        self._buf = b""
+
+    @staticmethod
+    def _decode(raw: bytes) -> str:
+        return raw.decode("utf-8", "replace").removesuffix("\r")
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """Events completed by ``chunk``. Every complete line in it is handled in one pass
+        (``bytes.split``): the per-chunk cost matters at thousands of streams a second."""
+        self._buf += chunk
+        if b"\n" not in chunk:
+            return []
+        *lines, self._buf = self._buf.split(b"\n")
+        out: list[SSEEvent] = []
+        for raw in lines:
+            if (ev := self._lines.feed_line(self._decode(raw))) is not None:
+                out.append(ev)
+        return out
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream: the pending event, if any (``terminated=False`` when cut mid-line)."""
+        cut = bool(self._buf)
+        if cut:
+            self._lines.feed_line(self._decode(self._buf))
+            self._buf = b""
+        ev = self._lines.feed_line("", terminated=not cut)
+        return [ev] if ev is not None else []
+
+
+def parse_sse_bytes(chunks: Iterable[bytes]) -> list[SSEEvent]:
+    """Decode a recorded byte stream, given in any pieces, into events (tests, replays)."""
+    dec = SSEDecoder()
+    out = [ev for chunk in chunks for ev in dec.feed(chunk)]
+    out.extend(dec.close())
     return out
 
 
-async def iter_sse(resp: aiohttp.ClientResponse) -> AsyncIterator[SSEEvent]:
-    """Yield events from a streaming response; a trailing partial event is flushed at EOF.
+def parse_sse_lines(lines: list[str]) -> list[SSEEvent]:
+    """Decode a list of SSE lines (without newlines) into events. For tests and replays."""
+    dec = _LineDecoder()
+    return [ev for line in [*lines, ""] if (ev := dec.feed_line(line))]
 
-    Every complete line in a network chunk is handled in one pass (``bytes.split``): the
-    per-chunk cost matters when a client drives thousands of streamed requests a second.
-    """
-    dec = _Decoder()
-    buf = b""
+
+async def iter_sse(resp: aiohttp.ClientResponse) -> AsyncIterator[SSEEvent]:
+    """Yield events from a streaming response; a trailing unterminated event is flushed at
+    EOF (see :class:`SSEEvent`). A connection reset raises ``ProviderStreamError('reset')``."""
+    dec = SSEDecoder()
     try:
         async for chunk in resp.content.iter_any():
-            buf += chunk
-            if b"\n" not in chunk:
-                continue
-            *lines, buf = buf.split(b"\n")
-            for raw in lines:
-                if (ev := dec.feed_line(raw.decode("utf-8", "replace").removesuffix("\r"))):
-                    yield ev
+            for ev in dec.feed(chunk):
+                yield ev
     except aiohttp.ClientPayloadError as exc:
         raise ProviderStreamError(f"connection reset mid-stream: {exc}", kind="reset") from exc
     except (aiohttp.ClientOSError, ConnectionResetError) as exc:
         raise ProviderStreamError(f"connection reset mid-stream: {exc}", kind="reset") from exc
-    if buf:
-        dec.feed_line(buf.decode("utf-8", "replace").removesuffix("\r"))
-    if (ev := dec.feed_line("")) is not None:
+    for ev in dec.close():
         yield ev
