@@ -33,12 +33,12 @@ def _run(run_id: str, ttft: float) -> RunRecord:
     attempt = AttemptRecord(attempt=1, provider="emu", model="m", status="ok", started_at_ms=0,
                             timeline_ms={"dispatched": 1.0},
                             timing=TimingMetrics(ttft_ms=ttft, ttr_ms=3 * ttft, tpot_ms=4.0))
-    step = StepRecord(step_id="a", type="code_generation", status="succeeded", provider="emu",
+    step = StepRecord(step_id="a", type="code_generation", status="passed", provider="emu",
                       ready_at_ms=0.0, finished_at_ms=3 * ttft, step_time_ms=3 * ttft,
                       ttft_ms=ttft, attempts=[attempt])
     env = Environment(hostname="h", platform="p", machine="m", cpu_count=1, python="3",
                       aetherflow_version="0")
-    return RunRecord(run_id=run_id, task_id="t", status="succeeded", started_at="2025-01-01",
+    return RunRecord(run_id=run_id, task_id="t", status="passed", started_at="2025-01-01",
                      config=RunConfig(provider="emu", concurrency=1, max_tokens=8,
                                       temperature=0, step_timeout_s=1, max_attempts=1),
                      environment=env, steps=[step], makespan_ms=3 * ttft,

@@ -53,7 +53,7 @@ async def test_chain_runs_in_dependency_order(tmp_path: Path, local_server: Loca
     rec = await _run(tmp_path, local_server,
                      [_step("a"), _step("b", ["a"]), _step("c", ["b"]), _step("d")])
     by_id = {s.step_id: s for s in rec.steps}
-    assert rec.status == "succeeded"
+    assert rec.status == "unvalidated"
     for sid, dep in (("b", "a"), ("c", "b")):
         assert by_id[sid].ready_at_ms >= by_id[dep].finished_at_ms  # type: ignore[operator]
     on_disk = RunRecord.model_validate_json((tmp_path / "run" / "run.json").read_text())
@@ -96,7 +96,7 @@ async def test_failed_dependency_skips_dependents(
     assert all(a.error_kind == "connect" for a in by_id["bad"].attempts)
     assert by_id["child"].status == "skipped" and by_id["child"].reason == "dependency 'bad' failed"
     assert by_id["grandchild"].reason == "dependency 'child' skipped"
-    assert by_id["child"].attempts == [] and by_id["ok"].status == "succeeded"
+    assert by_id["child"].attempts == [] and by_id["ok"].status == "unvalidated"
 
 
 async def test_local_token_counts_match_server_usage(local_server: LocalServer) -> None:

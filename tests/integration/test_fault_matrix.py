@@ -63,7 +63,7 @@ async def test_fault_is_recorded_classified_and_retried(
     record, _ = await run_plan_async(plan, options, resolver=resolve, pricer=_free)
     step = record.steps[0]
     first, last = step.attempts[0], step.attempts[-1]
-    assert record.status == "succeeded" and step.status == "succeeded"
+    assert record.status == "unvalidated" and step.status == "unvalidated"
     assert len(step.attempts) == 2
     assert first.status == "error" and first.error_kind == EXPECTED_KIND[fault], first
     assert first.timing.ttr_ms is not None  # failed attempts keep their timing
@@ -114,5 +114,5 @@ async def test_falls_over_to_the_next_provider(tmp_path: Path, emulator: Emulato
     step, pinned = record.steps
     assert [(a.attempt, a.provider, a.status) for a in step.attempts] == [
         (1, "openai", "error"), (2, "openai", "error"), (3, "anthropic", "ok")]
-    assert step.status == "succeeded" and step.provider == "anthropic"
+    assert step.status == "unvalidated" and step.provider == "anthropic"
     assert pinned.status == "failed" and {a.provider for a in pinned.attempts} == {"openai"}

@@ -88,6 +88,9 @@ RUN_FLAGS: tuple[RunFlag, ...] = (
             "left are skipped (reason: budget).", "USD", "max_cost_usd", "max_cost_usd"),
     RunFlag("config", Path | None, ("--config",), "aetherflow.toml to use.", "FILE",
             "config_path"),
+    RunFlag("plugin", list[Path] | None, ("--plugin",),
+            "Load a provider plugin from this Python file (repeatable; see "
+            "docs/providers.md).", "FILE", "plugins", repeatable=True),
 )
 
 _BY_NAME = {f.name: f for f in RUN_FLAGS}

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from aetherflow.config import ProviderStatus, provider_status
+from aetherflow.providers.base import load_plugin_file
 
 __all__ = ["register", "render_status_table"]
 
@@ -57,9 +58,14 @@ def providers(
     = False,
     config: Annotated[Path | None, typer.Option("--config", help="Path to aetherflow.toml.")]
     = None,
+    plugin: Annotated[list[Path] | None, typer.Option(
+        "--plugin", metavar="FILE", help="Load a provider plugin from this Python file "
+        "(repeatable).")] = None,
 ) -> None:
     """List the providers: whether each is configured, its endpoint, default model and
     where it came from (built-in, a plugin's entry point, or a --plugin file)."""
+    for path in plugin or []:
+        load_plugin_file(path)
     statuses = provider_status(config)
     if as_json:
         typer.echo(json.dumps([s.model_dump() for s in statuses], indent=2))

@@ -27,7 +27,12 @@ from aetherflow.metrics.records import RunConfig, RunRecord
 from aetherflow.plan import plan_warnings
 from aetherflow.plan.loader import load_plan
 from aetherflow.plan.models import Plan, Step
-from aetherflow.providers.base import Provider, ProviderSettings, create_provider
+from aetherflow.providers.base import (
+    Provider,
+    ProviderSettings,
+    create_provider,
+    load_plugin_file,
+)
 from aetherflow.store.history import HistoryStore
 
 __all__ = ["ProviderPool", "RunOptions", "new_run_id", "plan_sha256", "resume_options",
@@ -54,6 +59,13 @@ class RunOptions(ExecutionSettings):
     #: ``--workflow prod``'s reviewer (default: the step's own provider).
     review_provider: str | None = None
     review_model: str | None = None
+    #: Provider plugin files loaded before any provider is resolved (``--plugin``).
+    plugins: tuple[Path, ...] = ()
+
+    def load_plugins(self) -> None:
+        """Load the ``--plugin`` files (a bad one is a ConfigError naming it)."""
+        for path in self.plugins:
+            load_plugin_file(path)
 
     def check(self) -> None:
         """Reject impossible values with one clear message."""
@@ -91,7 +103,7 @@ class RunOptions(ExecutionSettings):
             if isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
-                value = list(value)
+                value = [str(v) if isinstance(v, Path) else v for v in value]
             out[f.name] = value
         out["provider_options"] = {k: v for k, v in self.provider_options.items()
                                    if isinstance(v, (str, int, float, bool, list))}
@@ -107,6 +119,8 @@ class RunOptions(ExecutionSettings):
                 values[key] = Path(values[key])
         if "fallbacks" in values:
             values["fallbacks"] = tuple(values["fallbacks"])
+        if "plugins" in values:
+            values["plugins"] = tuple(Path(p) for p in values["plugins"])
         return cls(**values)
 
 
@@ -256,6 +270,7 @@ async def run_plan_async(
     ends (passed, failed, interrupted): nothing run is ever missing from the history.
     """
     options.check()
+    options.load_plugins()
     plan_dir = plan_path.resolve().parent  # noqa: ASYNC240 - once, before any I/O starts
     plan = load_plan(plan_path)
     check_input_files(plan, plan_dir, str(plan_path))
@@ -317,6 +332,7 @@ def resume_options(run_dir: Path, overrides: Mapping[str, Any] | None = None) ->
 def _prepare_resume(run_dir: RunDirectory, overrides: Mapping[str, Any] | None,
                     ) -> tuple[RunOptions, JournalState, Path]:
     options = resume_options(run_dir.path, overrides)
+    options.load_plugins()
     state = _resume_state(run_dir)
     plan_path = Path(state.header.get("plan_path") or "")
     if not plan_path.is_file():
