@@ -548,3 +548,25 @@ def test_proportion_with_no_trials() -> None:
     assert est.a_value is None and est.b_value == 0.75
     assert est.difference is None and est.significant is None
     assert est.note is not None and "n_a=0" in est.note
+
+
+def test_weighted_group_medians_match_the_expanded_samples() -> None:
+    # The vectorised resample median against numpy on the explicitly expanded sample.
+    from aetherflow.metrics.stats import _weighted_quantiles
+
+    rng = np.random.default_rng(9)
+    groups = np.sort(rng.integers(0, 5, 40)).astype(np.intp)
+    groups[groups == 3] = 4  # group 3 has no observation at all
+    values = rng.normal(0, 10, 40).round(1)
+    order = np.lexsort((values, groups))
+    xs, gs = values[order], groups[order]
+    weights = rng.integers(0, 3, (50, 40)).astype(np.int32)
+    weights[0, gs == 1] = 0  # group 1 not drawn in row 0
+    got = _weighted_quantiles(xs, gs, weights, 6, 0.5)
+    for r in range(50):
+        for g in range(6):
+            sample = np.repeat(xs[gs == g], weights[r, gs == g])
+            if sample.size == 0:
+                assert math.isnan(got[r, g])
+            else:
+                assert got[r, g] == pytest.approx(float(np.median(sample)))

@@ -79,7 +79,8 @@ class _RunView:
 
     run: RunRecord
     steps: list[StepRecord]
-    attempts: list[AttemptRecord]
+    #: ``(step id, attempt)`` of every attempt in scope.
+    attempts: list[tuple[str, AttemptRecord]]
 
 
 @dataclass(frozen=True)
@@ -325,8 +326,7 @@ def _observations(metric: MetricSpec, run: _RunView) -> list[Observation]:
         return [Observation(metric.value(s), s.step_id,
                             1.0 if metric.count is None else metric.count(s))
                 for s in run.steps]
-    step_of = {id(a): s.step_id for s in run.run.steps for a in s.attempts}
-    return [Observation(metric.value(a), step_of.get(id(a), "")) for a in run.attempts]
+    return [Observation(metric.value(a), step_id) for step_id, a in run.attempts]
 
 
 def _counts(clusters: list[list[Observation]]) -> tuple[int, int, int]:
@@ -370,7 +370,7 @@ def _scoped(runs: list[RunRecord], keep_step: Callable[[StepRecord], bool] | Non
     for r in runs:
         steps = [s for s in r.steps if keep_step is None or keep_step(s)]
         pool = r.steps if keep_attempt is not None else steps
-        attempts = [a for s in pool for a in s.attempts
+        attempts = [(s.step_id, a) for s in pool for a in s.attempts
                     if keep_attempt is None or keep_attempt(a)]
         views.append(_RunView(r, steps, attempts))
     return views
@@ -516,6 +516,8 @@ def _rule_value(rule: FailRule, est: DiffEstimate) -> tuple[float | None, str]:
     if est.difference is None:
         return None, f"cannot evaluate: {est.note or 'not measured'}"
     if not rule.relative:
+        if METRICS[rule.metric].unit in ("rate", "share"):
+            return est.difference, f"B - A = {100 * est.difference:+.1f} points"
         return est.difference, f"B - A = {est.difference:+.6g}"
     if est.relative_difference is None:
         if est.difference == 0:
@@ -527,8 +529,7 @@ def _rule_value(rule: FailRule, est: DiffEstimate) -> tuple[float | None, str]:
 def _ci_text(est: DiffEstimate) -> str:
     if est.ci_low is None or est.ci_high is None:
         return "no CI"
-    return (f"{100 * est.confidence:g}% CI of B - A [{est.ci_low:+.6g}, {est.ci_high:+.6g}], "
-            f"{est.method}")
+    return f"{100 * est.confidence:g}% CI of B - A [{est.ci_low:+.4g}, {est.ci_high:+.4g}]"
 
 
 def _decide(rule: FailRule, est: DiffEstimate, mode: FailIfMode) -> FailResult:
@@ -541,19 +542,20 @@ def _decide(rule: FailRule, est: DiffEstimate, mode: FailIfMode) -> FailResult:
                                                   "data")
     beyond = rule.beyond(value)
     where = "beyond" if beyond else "within"
+    ci = f"{_ci_text(est)} ({est.method})"
     if mode == "point":
-        why = (f"point estimate {where} the threshold; mode point: significance not required "
-               f"({'significant' if sig else 'not significant' if sig is False else 'n/a'}, "
-               f"{_ci_text(est)})")
+        judged = {True: "significant", False: "not significant", None: "significance n/a"}
+        why = (f"point estimate {where} the threshold; mode point: the point estimate "
+               f"decides ({judged[sig]}: {ci})")
         triggered = beyond
     elif not beyond:
         why, triggered = "point estimate within the threshold (mode significant)", False
     elif sig is True:
-        why, triggered = (f"point estimate beyond the threshold and significant "
-                          f"({_ci_text(est)}; mode significant)"), True
+        why, triggered = (f"point estimate beyond the threshold and significant: {ci} "
+                          "excludes 0 (mode significant)"), True
     elif sig is False:
-        why, triggered = (f"point estimate beyond the threshold but not significant "
-                          f"({_ci_text(est)} includes 0; mode significant)"), False
+        why, triggered = (f"point estimate beyond the threshold but not significant: {ci} "
+                          "includes 0 (mode significant)"), False
     else:
         why, triggered = (f"point estimate beyond the threshold and significance cannot be "
                           f"judged ({est.note or 'no CI'}): fails closed (mode "

@@ -143,12 +143,13 @@ def compare_command(
         data.fail_if_mode = mode
     out_dir = output or default_comparison_dir(bench_a, bench_b, a, b)
     md = write_comparison(data, out_dir, bench_a, bench_b)
-    typer.echo(render_comparison_table(data), err=as_json)
-    for f in data.fail_if:
-        typer.echo(f"--fail-if {f.expression}: {'TRIGGERED' if f.triggered else 'ok'} "
-                   f"({f.detail})", err=as_json)
-    typer.echo(f"wrote {md}, {out_dir / COMPARISON_HTML} and "
-               f"{out_dir / 'comparison_data.json'}", err=as_json)
+    lines = [f"--fail-if {f.expression}: {'TRIGGERED' if f.triggered else 'ok'} ({f.detail})"
+             for f in data.fail_if]
+    lines.append(f"wrote {md.name}, {COMPARISON_HTML} and comparison_data.json into {out_dir}")
+    wrapped = [w for line in lines
+               for w in textwrap.wrap(line, TABLE_WIDTH, subsequent_indent="  ",
+                                      break_on_hyphens=False)]
+    typer.echo("\n".join([render_comparison_table(data), "", *wrapped]), err=as_json)
     if as_json:
         typer.echo(data.model_dump_json(indent=2))
     raise typer.Exit(1 if any(f.triggered for f in data.fail_if) else 0)

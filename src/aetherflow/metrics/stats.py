@@ -314,25 +314,51 @@ def _draws(k: int, rows: int, rng: np.random.Generator) -> NDArray[np.int32]:
     return rng.integers(0, k, size=(rows, k), dtype=np.int32)
 
 
-def _multiplicities(idx: NDArray[np.int32], k: int) -> NDArray[np.int64]:
+def _multiplicities(idx: NDArray[np.int32], k: int) -> NDArray[np.int32]:
     """How often each of the ``k`` clusters appears in each row of ``idx``."""
     rows = idx.shape[0]
     flat = (idx + (np.arange(rows) * k)[:, None]).ravel()
-    return np.bincount(flat, minlength=rows * k).reshape(rows, k)
+    return np.bincount(flat, minlength=rows * k).reshape(rows, k).astype(np.int32)
 
 
-def _weighted_quantile(sorted_x: NDArray[np.float64], weights: NDArray[np.int64],
-                       q: float) -> NDArray[np.float64]:
-    """Type-7 quantile of each row's sample: ``sorted_x[i]`` repeated ``weights[r, i]`` times."""
-    cw = np.cumsum(weights, axis=1)
-    total = cw[:, -1]
+def _weighted_quantiles(xs: NDArray[np.float64], gs: NDArray[np.intp],
+                        weights: NDArray[np.int32], n_groups: int, q: float
+                        ) -> NDArray[np.float64]:
+    """``(rows, n_groups)`` type-7 quantiles of each group of each row's sample.
+
+    ``xs`` is sorted by group ``gs``, then by value; value ``xs[i]`` appears
+    ``weights[r, i]`` times in row ``r``'s sample. With ``cw`` the running total of a row's
+    weights, the element at position ``j`` of group ``g``'s expanded, sorted sample is
+    ``xs[i]`` for the first ``i`` with ``cw[i] > cw_before_g + j``: one ``searchsorted``
+    over all rows at once (each row offset above the previous one).
+    """
+    rows, n = weights.shape
+    out = np.full((rows, n_groups), np.nan)
+    sizes = np.bincount(gs, minlength=n_groups)
+    present = np.flatnonzero(sizes)
+    if present.size == 0:
+        return out
+    starts = np.searchsorted(gs, present)
+    ends = starts + sizes[present]
+    cw = np.cumsum(weights, axis=1, dtype=np.int64)
+    before = np.where(starts > 0, cw[:, np.maximum(starts - 1, 0)], 0)
+    total = cw[:, ends - 1] - before
     h = (np.maximum(total, 1) - 1) * q
     lo = np.floor(h)
     hi = np.minimum(lo + 1, np.maximum(total - 1, 0))
-    i_lo = np.minimum((cw <= lo[:, None]).sum(axis=1), sorted_x.size - 1)
-    i_hi = np.minimum((cw <= hi[:, None]).sum(axis=1), sorted_x.size - 1)
-    out: NDArray[np.float64] = sorted_x[i_lo] + (h - lo) * (sorted_x[i_hi] - sorted_x[i_lo])
-    out[total == 0] = np.nan
+    offset = (int(cw[:, -1].max()) + 1) * np.arange(rows, dtype=np.int64)[:, None]
+    flat = (cw + offset).ravel()
+    base = n * np.arange(rows)[:, None]
+
+    def element(j: NDArray[np.float64]) -> NDArray[np.intp]:
+        target = (before + j.astype(np.int64) + offset).ravel()
+        found = np.searchsorted(flat, target, side="right").reshape(rows, -1) - base
+        index: NDArray[np.intp] = np.minimum(found, n - 1)
+        return index
+
+    i_lo, i_hi = element(lo), element(hi)
+    value = xs[i_lo] + (h - lo) * (xs[i_hi] - xs[i_lo])
+    out[:, present] = np.where(total > 0, value, np.nan)
     return out
 
 
@@ -357,13 +383,9 @@ def _group_stats(side: _Side, n_groups: int, stat: Statistic,
     if stat == "mean":
         sums, cnts = _cluster_sums(side, n_groups)
         return _ratio(sums[idx].sum(axis=1), cnts[idx].sum(axis=1))
-    mult = _multiplicities(idx, side.k)
-    out = np.full((idx.shape[0], n_groups), np.nan)
-    for g in range(n_groups):
-        members = np.flatnonzero(side.group == g)
-        order = members[np.argsort(side.values[members], kind="stable")]
-        out[:, g] = _weighted_quantile(side.values[order], mult[:, side.cluster[order]], 0.5)
-    return out
+    order = np.lexsort((side.values, side.group))
+    weights = _multiplicities(idx, side.k)[:, side.cluster[order]]
+    return _weighted_quantiles(side.values[order], side.group[order], weights, n_groups, 0.5)
 
 
 def _point(side: _Side, n_groups: int, stat: Statistic) -> NDArray[np.float64]:
@@ -390,8 +412,7 @@ def _replicates(a: _Side, b: _Side, n_groups: int, stat: Statistic, n_resamples:
     rng = np.random.default_rng(seed)
     stats: list[NDArray[np.float64]] = []
     for side in (a, b):
-        width = side.k * (n_groups if stat == "mean" else 1) + (
-            side.values.size if stat == "median" else 0)
+        width = side.k * n_groups if stat == "mean" else side.k + 3 * side.values.size
         rows = max(1, _CHUNK_ELEMENTS // max(1, width))
         parts = [_group_stats(side, n_groups, stat,
                               _draws(side.k, min(rows, n_resamples - start), rng))
@@ -621,8 +642,11 @@ def _log_ratio_interval(a_val: float, b_val: float, ra: NDArray[np.float64],
                         rb: NDArray[np.float64], ka: int, kb: int, confidence: float
                         ) -> tuple[_TInterval | None, str | None]:
     """The relative change's CI from the log-ratio interval, or the reason there is none."""
-    if a_val <= 0 or b_val <= 0 or np.any(ra <= 0) or np.any(rb <= 0):
-        return None, "no relative CI: needs a positive statistic on both sides"
+    if a_val == 0:
+        return None, None  # the relative difference itself is undefined (noted already)
+    if a_val < 0 or b_val <= 0 or np.any(ra <= 0) or np.any(rb <= 0):
+        return None, ("no relative CI: needs a positive statistic on both sides in every "
+                      "resample")
     log_ci = _t_interval(math.log(b_val / a_val), np.log(ra), np.log(rb), ka, kb, confidence)
     return _TInterval(math.expm1(log_ci.low), math.expm1(log_ci.high), log_ci.df), None
 
