@@ -181,8 +181,10 @@ async def test_resume_never_asks_again_for_a_finished_step(tmp_path: Path) -> No
     options = RunOptions(provider=NAME, output=tmp_path / "run", concurrency=2)
     task = asyncio.ensure_future(run_plan_async(_plan(tmp_path, steps), options,
                                                 resolver=_resolve, pricer=_free))
-    while len([e for e in read_journal(tmp_path / "run" / "journal.jsonl")
-               if e["e"] == "step"]) < 3:
+    for _ in range(2000):  # until three steps are durably journaled
+        if len([e for e in read_journal(tmp_path / "run" / "journal.jsonl")
+                if e["e"] == "step"]) >= 3:
+            break
         await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from validation_corpus import CASES, Case, answer
 
 from aetherflow.bench.aggregate import compute_aggregates
 from aetherflow.emulator import EmulatorServer
@@ -19,7 +20,6 @@ from aetherflow.emulator.profile import (
 )
 from aetherflow.execution import RunOptions, run_plan_async
 from aetherflow.metrics.records import RunRecord, StepRecord
-from validation_corpus import CASES, Case, answer
 
 MAX_TOKENS = 1000
 
