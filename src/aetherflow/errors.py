@@ -11,7 +11,8 @@ as one line and exits with :attr:`AetherFlowError.exit_code`; set
     │   ├── PlanError              a plan file is malformed (carries the JSON path)
     │   ├── ConfigError            configuration / CLI options are wrong
     │   │   ├── UnknownProviderError
-    │   │   └── MissingKeyError    a provider needs an API key that is not set
+    │   │   ├── MissingKeyError    a provider needs an API key that is not set
+    │   │   └── SandboxError       the requested check sandbox cannot run here, or a bad call
     │   └── WorkspaceError         a generated path would escape the run workspace
     └── ProviderError              a request to a provider failed (recorded, may be retried)
         ├── ProviderUnavailableError   cannot connect / local server failed to start
@@ -33,6 +34,7 @@ __all__ = [
     "ProviderStreamError",
     "ProviderTimeoutError",
     "ProviderUnavailableError",
+    "SandboxError",
     "UnknownProviderError",
     "WorkspaceError",
 ]
@@ -74,6 +76,11 @@ class UnknownProviderError(ConfigError):
 
 class MissingKeyError(ConfigError):
     """A provider needs an API key that is not set (checked before anything runs)."""
+
+
+class SandboxError(ConfigError):
+    """The requested check sandbox cannot run on this machine (with the reason), or it was
+    called with an unusable workdir, command or limit. Never raised for a failing check."""
 
 
 class WorkspaceError(InputError):
