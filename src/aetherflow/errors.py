@@ -11,7 +11,8 @@ as one line and exits with :attr:`AetherFlowError.exit_code`; set
     │   ├── PlanError              a plan file is malformed (every problem, each with its JSON path)
     │   ├── ConfigError            configuration / CLI options are wrong
     │   │   ├── UnknownProviderError
-    │   │   └── MissingKeyError    a provider needs an API key that is not set
+    │   │   ├── MissingKeyError    a provider needs an API key that is not set
+    │   │   └── SandboxError       the requested check sandbox cannot run here, or a bad call
     │   ├── WorkspaceError         a generated path would escape the run workspace
     │   ├── OutputError            the output directory cannot be created or written
     │   ├── ResultNotFoundError    a result file (run.json, benchmark_data.json, ...) is missing
@@ -46,6 +47,7 @@ __all__ = [
     "ProviderUnavailableError",
     "ResultNotFoundError",
     "RunDirectoryError",
+    "SandboxError",
     "UnknownProviderError",
     "WorkspaceError",
     "one_line_error",
@@ -119,6 +121,11 @@ class UnknownProviderError(ConfigError):
 
 class MissingKeyError(ConfigError):
     """A provider needs an API key that is not set (checked before anything runs)."""
+
+
+class SandboxError(ConfigError):
+    """The requested check sandbox cannot run on this machine (with the reason), or it was
+    called with an unusable workdir, command or limit. Never raised for a failing check."""
 
 
 class WorkspaceError(InputError):
