@@ -64,7 +64,8 @@ _RAW: list[tuple[str, str, str, str]] = [
      "        a, b = b, a + b\n    return a\n",
      "def fibonacci(n):\n    a, b = 1, 1\n    for _ in range(n):\n        a, b = b, a + b\n"
      "    return a\n",
-     "def test_fibonacci():\n    assert [fibonacci(i) for i in range(7)] == [0, 1, 1, 2, 3, 5, 8]\n"),
+     "def test_fibonacci():\n"
+     "    assert [fibonacci(i) for i in range(7)] == [0, 1, 1, 2, 3, 5, 8]\n"),
     ("reverse_string", "def reverse_string(s):\n    return s[::-1]\n",
      "def reverse_string(s):\n    return s\n",
      "def test_reverse_string():\n    assert reverse_string('abc') == 'cba'\n"),
@@ -85,7 +86,8 @@ _RAW: list[tuple[str, str, str, str]] = [
     ("median", "def median(xs):\n    s = sorted(xs)\n    n = len(s)\n"
      "    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2\n",
      "def median(xs):\n    return sorted(xs)[len(xs) // 2]\n",
-     "def test_median():\n    assert median([3, 1, 2]) == 2\n    assert median([4, 1, 3, 2]) == 2.5\n"),
+     "def test_median():\n"
+     "    assert median([3, 1, 2]) == 2\n    assert median([4, 1, 3, 2]) == 2.5\n"),
     ("flatten", "def flatten(xss):\n    return [x for xs in xss for x in xs]\n",
      "def flatten(xss):\n    return xss[0] if xss else []\n",
      "def test_flatten():\n    assert flatten([[1, 2], [3], []]) == [1, 2, 3]\n"),
@@ -105,7 +107,8 @@ _RAW: list[tuple[str, str, str, str]] = [
     ("is_prime", "def is_prime(n):\n    if n < 2:\n        return False\n"
      "    return all(n % d for d in range(2, int(n ** 0.5) + 1))\n",
      "def is_prime(n):\n    return n % 2 == 1\n",
-     "def test_is_prime():\n    assert [n for n in range(12) if is_prime(n)] == [2, 3, 5, 7, 11]\n"),
+     "def test_is_prime():\n"
+     "    assert [n for n in range(12) if is_prime(n)] == [2, 3, 5, 7, 11]\n"),
     ("word_count", "def word_count(s):\n    return len(s.split())\n",
      "def word_count(s):\n    return len(s.split(' '))\n",
      "def test_word_count():\n    assert word_count('  two   words ') == 2\n"),

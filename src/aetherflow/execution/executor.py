@@ -646,10 +646,13 @@ class PlanExecutor:
 
 
 class _NoSandbox:
-    """For steps whose criteria are all in-process (free text): never runs anything."""
+    """For steps whose criteria are all free text: never runs anything."""
 
     name = "none"
     description = "no sandboxed check ran"
+    guarantees: frozenset[Any] = frozenset()
 
-    def run(self, argv: Sequence[str], workdir: Path, **_: Any) -> Any:  # pragma: no cover
+    def run(self, argv: Sequence[str], workdir: Path, *,  # pragma: no cover
+            limits: SandboxLimits = SandboxLimits(), ro_paths: Sequence[Path] = (),
+            env: Mapping[str, str] | None = None) -> Any:
         raise RuntimeError("no sandbox configured")

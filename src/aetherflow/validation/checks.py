@@ -52,6 +52,11 @@ __all__ = [
 #: Rules of the ``ruff`` check: syntax errors (E9), invalid comparisons and raise misuse
 #: (F63, F7), undefined names (F82): the errors that make code wrong, not its style.
 RUFF_CHECK_RULES = "E9,F63,F7,F82"
+#: ruff spawns a thread per core; threads count against the sandbox's process limit.
+RUFF_ENV = {"RAYON_NUM_THREADS": "1"}
+#: The criterion's own tests need no third-party pytest plugin (whose start-up notices
+#: would only crowd the output a repair turn shows the model).
+PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 #: Seconds a check may run when its criterion gives no ``timeout_s``.
 DEFAULT_CHECK_TIMEOUT_S = 60.0
 _TAIL_CHARS = 2000
@@ -142,7 +147,7 @@ _LIMIT_REASON = {"timeout": "wall-clock limit hit ({s:.0f} s)", "cpu": "CPU-time
 def _sandboxed(criterion: object, kind: str, argv: Sequence[str], ctx: CheckContext,
                extra_files: Mapping[str, str] | None = None,
                judge: Callable[[SandboxResult], tuple[str, str | None]] | None = None,
-               ) -> Verdict:
+               env: Mapping[str, str] | None = None) -> Verdict:
     """Run ``argv`` on a fresh copy of the step's view; exit 0 passes unless ``judge`` says
     otherwise. A broken limit fails the check with the limit as the reason."""
     started = time.perf_counter()
@@ -151,7 +156,7 @@ def _sandboxed(criterion: object, kind: str, argv: Sequence[str], ctx: CheckCont
                                      dir=ctx.scratch) as tmp:
         work = materialize(Path(tmp) / "ws", {**ctx.view, **(extra_files or {})},
                            ctx.base_dir)
-        result = ctx.sandbox.run(argv, work, limits=limits, ro_paths=ctx.ro_paths)
+        result = ctx.sandbox.run(argv, work, limits=limits, ro_paths=ctx.ro_paths, env=env)
     tail = result.output_tail[-_TAIL_CHARS:]
     common: dict[str, Any] = {"exit_code": result.exit_code, "output_tail": tail,
                               "sandbox": result.backend}
@@ -223,7 +228,7 @@ def _ruff(criterion: object, ctx: CheckContext) -> Verdict:
             return "failed", "ruff findings"
         return "error", f"ruff could not run (exit code {result.exit_code})"
 
-    return _sandboxed(criterion, "ruff", argv, ctx, judge=judge)
+    return _sandboxed(criterion, "ruff", argv, ctx, judge=judge, env=RUFF_ENV)
 
 
 def _pytest(criterion: Any, ctx: CheckContext) -> Verdict:
@@ -245,7 +250,7 @@ def _pytest(criterion: Any, ctx: CheckContext) -> Verdict:
         return "failed", f"pytest exit code {code}"
 
     return _sandboxed(criterion, "pytest", argv, ctx, extra_files={name: criterion.tests},
-                      judge=judge)
+                      judge=judge, env=PYTEST_ENV)
 
 
 def _command(criterion: Any, ctx: CheckContext) -> Verdict:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from aetherflow.metrics.records import CodeQuality
-from aetherflow.validation.checks import materialize
+from aetherflow.validation.checks import RUFF_ENV, materialize
 from aetherflow.validation.sandbox import Sandbox, SandboxLimits
 
 __all__ = ["QUALITY_RULES", "code_quality", "radon_figures", "ruff_findings"]
@@ -64,8 +64,9 @@ def ruff_findings(files: Mapping[str, str], sandbox: Sandbox,
             "--quiet", *sorted(files)]
     with tempfile.TemporaryDirectory(prefix="quality-", dir=scratch) as tmp:
         work = materialize(Path(tmp) / "ws", files)
-        result = sandbox.run(argv, work, limits=SandboxLimits(wall_s=60, cpu_s=60,
-                                                              max_output_bytes=1 << 20))
+        result = sandbox.run(argv, work, env=RUFF_ENV,
+                             limits=SandboxLimits(wall_s=60, cpu_s=60,
+                                                  max_output_bytes=1 << 20))
     if result.exit_code != 0 or result.output_truncated:
         return None
     return sum(1 for line in result.output_tail.splitlines()
