@@ -1,4 +1,9 @@
-"""How fast AetherFlow's client drives streamed requests, against a minimal client (the floor).
+"""One attempt's client overhead: ``run_attempt`` against a minimal client (the floor).
+
+This measures ONE ATTEMPT'S OVERHEAD ONLY: it calls ``run_attempt`` directly, in-process, so
+it never exercises the plan executor, the scheduler, the run records or the run directory.
+Its ratio says nothing about ``aetherflow run`` as a whole; for that (plan sizes 100 to
+10,000, whole child processes, CPU and memory) use ``benchmarks/run_path_overhead.py``.
 
 A zero-latency provider emulator runs in another process. In the same run, alternating
 rounds measure:
@@ -119,7 +124,8 @@ def main() -> None:
           f"{OUTPUT_TOKENS} streamed tokens per request, zero-latency emulator in another process")
     print(f"floor (minimal aiohttp loop): {rate_f:8.1f} req/s   client CPU {cpu_f:7.1f} us/req")
     print(f"aetherflow (run_attempt):     {rate_a:8.1f} req/s   client CPU {cpu_a:7.1f} us/req")
-    print(f"ratio aetherflow/floor: {rate_a / rate_f:.2f}x (goal >= 0.80)")
+    print(f"ratio aetherflow/floor: {rate_a / rate_f:.2f}x (goal >= 0.80; one attempt only, "
+          "not the run path: see benchmarks/run_path_overhead.py)")
     print(f"aetherflow client overhead: {cpu_a - cpu_f:.1f} us/request over the floor")
 
 

@@ -669,3 +669,55 @@ def test_emulator_in_a_subprocess() -> None:
         with urllib.request.urlopen(proc.url + "/_emulator/health", timeout=5) as resp:
             health = json.loads(resp.read())
         assert health["providers"]["anthropic"] == proc.base_url("anthropic")
+
+
+# --------------------------------------------------------------------------- self-hosted paths
+async def test_generic_needs_no_key_like_a_self_hosted_server(
+    emu: EmulatorServer, session: aiohttp.ClientSession
+) -> None:
+    path, body, _ = request_for("generic", "please greet me")
+    async with session.post(emu.url + path, json=body) as resp:
+        assert resp.status == 200
+        await resp.read()
+    async with session.post(emu.url + "/v1/completions", json={"prompt": "hi"}) as resp:
+        assert resp.status == 200
+    async with session.get(emu.url + "/v1/models") as resp:
+        assert resp.status == 200
+
+
+def _completion_texts(frames: list[Frame]) -> list[str]:
+    return [f.json()["choices"][0]["text"] for f in frames
+            if _parses(f.data) and f.data.startswith("{") and f.json().get("choices")
+            and f.json()["choices"][0]["text"]]
+
+
+@pytest.mark.parametrize("fault", ["reset", "truncated", "malformed", "error_event", "http_429"])
+async def test_faults_strike_legacy_completions(fault: str, session: aiohttp.ClientSession) -> None:
+    rule = FaultRule(fault=fault, after_tokens=2, retry_after_s=3)  # type: ignore[arg-type]
+    body = {"prompt": "please greet me", "stream": True}
+    async with EmulatorServer(fast_profile(faults=[rule])) as emu:
+        async with session.post(emu.url + "/v1/completions", json=body) as resp:
+            status, retry_after = resp.status, resp.headers.get("Retry-After")
+            try:
+                text: str | None = (await resp.read()).decode()
+            except aiohttp.ClientPayloadError:
+                text = None
+        (record,) = emu.requests
+    assert record.fault == fault
+    if fault == "http_429":
+        assert status == 429 and retry_after == "3"
+        return
+    assert status == 200
+    if fault == "reset":
+        assert text is None and record.streamed_tokens == 2 and not record.completed
+        return
+    assert text is not None
+    frames = parse_sse_text(text)
+    if fault == "malformed":  # one unparseable frame, then the stream goes on to the end
+        assert any(not _parses(f.data) for f in frames) and frames[-1].data == "[DONE]"
+        assert "".join(_completion_texts(frames)) == REPLY and record.completed
+        return
+    assert _completion_texts(frames) == ["Hello", ","] and not record.completed
+    assert "[DONE]" not in text
+    if fault == "error_event":
+        assert "error" in frames[-1].json()

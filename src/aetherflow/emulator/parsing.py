@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BadRequest", "ParsedRequest", "parse_body"]
+__all__ = ["BadRequest", "ParsedRequest", "parse_body", "parse_openai_completions"]
 
 
 class BadRequest(ValueError):
@@ -90,6 +90,40 @@ def parse_openai_chat(body: dict[str, Any]) -> ParsedRequest:
     )
 
 
+def _completion_prompt(prompt: Any) -> list[str]:
+    """Texts of a completions ``prompt``: a string, strings, token ids, or lists of token ids.
+
+    Token ids become one word each (``"1 2 3"``), so the emulator counts exactly one input
+    token per id.
+    """
+    if isinstance(prompt, str):
+        return [prompt]
+    if isinstance(prompt, list) and prompt:
+        if all(isinstance(p, str) for p in prompt):
+            return list(prompt)
+        if all(isinstance(p, int) and not isinstance(p, bool) for p in prompt):
+            return [" ".join(str(p) for p in prompt)]
+        if all(isinstance(p, list) and _completion_prompt(p) for p in prompt):
+            return [t for p in prompt for t in _completion_prompt(p)]
+    raise BadRequest(
+        "'prompt' must be a string, a list of strings, or a list of token ids (or lists of them)"
+    )
+
+
+def parse_openai_completions(body: dict[str, Any]) -> ParsedRequest:
+    """OpenAI legacy ``/completions`` (what ``vllm bench serve`` sends by default)."""
+    if "prompt" not in body:
+        raise BadRequest("'prompt' is a required property")
+    options = body.get("stream_options") or {}
+    return ParsedRequest(
+        model=str(body.get("model", "emulated-model")),
+        stream=bool(body.get("stream")),
+        max_tokens=_int_or_none(body.get("max_tokens"), "max_tokens"),
+        include_usage=bool(isinstance(options, dict) and options.get("include_usage")),
+        prompt_pieces=tuple(_completion_prompt(body["prompt"])),
+    )
+
+
 def parse_mistral_fim(body: dict[str, Any]) -> ParsedRequest:
     """Mistral ``/fim/completions``: ``prompt`` and optional ``suffix``."""
     prompt = body.get("prompt")
@@ -145,9 +179,12 @@ def parse_gemini(body: dict[str, Any], model: str, stream: bool) -> ParsedReques
 
 
 def parse_body(kind: str, body: Any, model: str = "", stream: bool = False) -> ParsedRequest:
-    """Dispatch on the endpoint ``kind``: ``chat``, ``fim``, ``messages`` or ``gemini``."""
+    """Dispatch on the endpoint ``kind``: ``chat``, ``completions``, ``fim``, ``messages``,
+    ``gemini``."""
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
+    if kind == "completions":
+        return parse_openai_completions(body)
     if kind == "fim":
         return parse_mistral_fim(body)
     if kind == "messages":

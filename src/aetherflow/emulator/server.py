@@ -21,10 +21,17 @@ from aetherflow.emulator.records import RequestRecord
 from aetherflow.emulator.replies import choose_reply, filler_tokens
 from aetherflow.emulator.streaming import Exchange, send_complete, send_stream
 from aetherflow.emulator.tokenizer import tokenize, tokenize_all
-from aetherflow.emulator.wire import StreamContext, UsageTruth, Wire, wire_for
+from aetherflow.emulator.wire import DEFAULT_MODEL, StreamContext, UsageTruth, Wire, wire_for
 from aetherflow.errors import ConfigError
 
-__all__ = ["BASE_PATHS", "EmulatorServer", "EmulatorState", "build_app", "ensure_loopback"]
+__all__ = [
+    "BASE_PATHS",
+    "MODEL_LIST_PATHS",
+    "EmulatorServer",
+    "EmulatorState",
+    "build_app",
+    "ensure_loopback",
+]
 
 BASE_PATHS: dict[str, str] = {
     "generic": "/v1",
@@ -39,7 +46,9 @@ BASE_PATHS: dict[str, str] = {
 
 _ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/v1/chat/completions", "generic", "chat"),
+    ("/v1/completions", "generic", "completions"),
     ("/openai/v1/chat/completions", "openai", "chat"),
+    ("/openai/v1/completions", "openai", "completions"),
     ("/deepseek/chat/completions", "deepseek", "chat"),
     ("/deepseek/v1/chat/completions", "deepseek", "chat"),
     ("/groq/openai/v1/chat/completions", "groq", "chat"),
@@ -48,6 +57,17 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/anthropic/v1/messages", "anthropic", "messages"),
     ("/gemini/v1beta/models/{target}", "gemini", "gemini"),
 )
+MODEL_LIST_PATHS: tuple[tuple[str, str], ...] = (
+    ("/v1/models", "generic"),
+    ("/openai/v1/models", "openai"),
+    ("/deepseek/models", "deepseek"),
+    ("/deepseek/v1/models", "deepseek"),
+    ("/groq/openai/v1/models", "groq"),
+    ("/mistral/v1/models", "mistral"),
+    ("/anthropic/v1/models", "anthropic"),
+    ("/gemini/v1beta/models", "gemini"),
+)
+"""``GET`` path of each provider's model list (what benchmark clients read before they start)."""
 _FAULTS = TypeAdapter(list[FaultRule])
 
 
@@ -91,7 +111,14 @@ _STATE_KEY = web.AppKey("emulator_state", EmulatorState)
 
 
 def _auth_problem(request: web.Request, provider: str) -> tuple[int, str] | None:
+    """Why ``request`` would be refused for a missing credential (``None``: it would not).
+
+    ``generic`` stands for a self-hosted OpenAI-compatible server (vLLM, llama.cpp), which
+    needs no key unless started with one: it accepts requests without ``Authorization``.
+    """
     headers = request.headers
+    if provider == "generic":
+        return None
     if provider == "anthropic":
         if "x-api-key" not in headers:
             return 401, "x-api-key header is required"
@@ -149,6 +176,7 @@ def _exchange(
     request: web.Request,
     state: EmulatorState,
     provider: str,
+    kind: str,
     parsed: ParsedRequest,
     record: RequestRecord,
     start: float,
@@ -170,7 +198,7 @@ def _exchange(
     ctx = StreamContext(
         provider,
         pprof.model_name or parsed.model,
-        _response_id(provider),
+        _response_id(provider, kind),
         int(time.time()),
         usage,
         finish,
@@ -178,7 +206,7 @@ def _exchange(
         decode_s,
     )
     _fill_record(record, parsed, usage, finish, plan.token_offsets_s, plan.ttft_s, pprof)
-    wire = wire_for(provider, parsed.include_usage)
+    wire = wire_for(provider, parsed.include_usage, kind)
     return Exchange(request, wire, ctx, tokens, plan, None, record, start)
 
 
@@ -199,8 +227,10 @@ def _fill_record(
     record.token_offsets_ms = [round(o * 1000, 6) for o in offsets]
 
 
-def _response_id(provider: str) -> str:
+def _response_id(provider: str, kind: str) -> str:
     hexid = uuid.uuid4().hex
+    if kind == "completions":
+        return f"cmpl-emu{hexid[:20]}"
     return {"anthropic": f"msg_emu{hexid[:20]}", "gemini": hexid[:22]}.get(
         provider, f"chatcmpl-emu{hexid[:20]}"
     )
@@ -236,7 +266,7 @@ def _make_handler(provider: str, kind: str) -> Any:
         state = request.app[_STATE_KEY]
         record = state.new_record(provider, request.path)
         record.received_clock_ns = int(start * 1e9)
-        wire = wire_for(provider)
+        wire = wire_for(provider, kind=kind)
         if state.profile.require_auth and (problem := _auth_problem(request, provider)):
             return _error(wire, record, *problem)
         try:
@@ -247,11 +277,28 @@ def _make_handler(provider: str, kind: str) -> Any:
         record.fault = rule.fault if rule else None
         if rule and rule.fault.startswith("http_"):
             return _http_fault(wire, record, rule)
-        ex = _exchange(request, state, provider, parsed, record, start)
+        ex = _exchange(request, state, provider, kind, parsed, record, start)
         ex.fault = rule
         return await (send_stream(ex) if parsed.stream else send_complete(ex))
 
     return handler
+
+
+def _model_list_handler(provider: str) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        state = request.app[_STATE_KEY]
+        if state.profile.require_auth and (problem := _auth_problem(request, provider)):
+            status, message = problem
+            return web.json_response(wire_for(provider).error_body(status, message), status=status)
+        model = state.profile.for_provider(provider).model_name or DEFAULT_MODEL
+        return web.json_response(wire_for(provider).model_list(model))
+
+    return handler
+
+
+async def _server_health(request: web.Request) -> web.Response:
+    """``GET /health``: what vLLM answers and GuideLLM's backend validation checks."""
+    return web.json_response({"status": "ok"})
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -289,11 +336,15 @@ async def _set_faults(request: web.Request) -> web.Response:
 
 
 def build_app(state: EmulatorState) -> web.Application:
-    """The aiohttp application serving every provider path plus ``/_emulator/*``."""
+    """The aiohttp application: every provider's generation and model-list paths, ``/health``
+    and the control endpoints ``/_emulator/*``."""
     app = web.Application()
     app[_STATE_KEY] = state
     for path, provider, kind in _ROUTES:
         app.router.add_post(path, _make_handler(provider, kind))
+    for path, provider in MODEL_LIST_PATHS:
+        app.router.add_get(path, _model_list_handler(provider))
+    app.router.add_get("/health", _server_health)
     app.router.add_get("/_emulator/health", _health)
     app.router.add_get("/_emulator/requests", _requests)
     app.router.add_post("/_emulator/reset", _reset)

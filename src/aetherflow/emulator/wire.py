@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "DEFAULT_MODEL",
+    "MODELS_CREATED",
+    "MODEL_OWNER",
     "AnthropicWire",
     "GeminiWire",
+    "OpenAICompletionsWire",
     "OpenAIWire",
     "StreamContext",
     "UsageTruth",
@@ -21,6 +26,16 @@ __all__ = [
     "sse",
     "wire_for",
 ]
+
+
+DEFAULT_MODEL = "emulated-model"
+"""The model a model list names when the profile sets no ``model_name`` (any name is accepted)."""
+
+MODEL_OWNER = "aetherflow-emulator"
+"""``owned_by`` of every OpenAI-style model-list entry."""
+
+MODELS_CREATED = 1_704_067_200
+"""Fixed creation time of listed models (2024-01-01T00:00:00Z), so the answers are stable."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,10 @@ class Wire:
 
     def complete(self, ctx: StreamContext, text: str) -> dict[str, Any]:
         """The non-streaming response body."""
+        raise NotImplementedError
+
+    def model_list(self, model: str) -> dict[str, Any]:
+        """The body of the provider's ``GET …/models``, listing ``model``."""
         raise NotImplementedError
 
 
@@ -222,6 +241,68 @@ class OpenAIWire(Wire):
             body["x_groq"] = {"id": f"req_{ctx.response_id}"}
         return body
 
+    def model_list(self, model: str) -> dict[str, Any]:
+        """``{"object": "list", "data": [model]}``; ``generic`` adds vLLM's ``root``/``parent``
+        (``vllm bench serve`` reads ``data[0].root`` when it is not given ``--model``)."""
+        entry: dict[str, Any] = {
+            "id": model,
+            "object": "model",
+            "created": MODELS_CREATED,
+            "owned_by": MODEL_OWNER,
+        }
+        if self.flavor == "generic":
+            entry.update(root=model, parent=None)
+        return {"object": "list", "data": [entry]}
+
+
+class OpenAICompletionsWire(OpenAIWire):
+    """Legacy ``text_completion`` streams (``/v1/completions``) ending with ``data: [DONE]``.
+
+    No preamble: the first frame carries the first token (``choices[0].text``), so a client
+    that takes its first chunk with ``choices`` as the first token (``vllm bench serve``) is
+    right. The finish chunk has ``text: ""`` and ``finish_reason``; with
+    ``stream_options.include_usage`` a last chunk with ``choices: []`` carries the usage.
+    """
+
+    def _text_choice(self, text: str, finish: str | None) -> dict[str, Any]:
+        return {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+
+    def _chunk(self, ctx: StreamContext, choices: list[dict[str, Any]]) -> dict[str, Any]:
+        chunk: dict[str, Any] = {
+            "id": ctx.response_id,
+            "object": "text_completion",
+            "created": ctx.created,
+            "model": ctx.model,
+            "choices": choices,
+        }
+        if self.include_usage:
+            chunk["usage"] = None
+        return chunk
+
+    def preamble(self, ctx: StreamContext) -> list[bytes]:
+        return []
+
+    def token(self, ctx: StreamContext, index: int, text: str) -> bytes:
+        return sse(self._chunk(ctx, [self._text_choice(text, None)]))
+
+    def finish(self, ctx: StreamContext) -> list[bytes]:
+        frames = [sse(self._chunk(ctx, [self._text_choice("", ctx.finish)]))]
+        if self.include_usage:
+            final = self._chunk(ctx, [])
+            final["usage"] = self.usage(ctx)
+            frames.append(sse(final))
+        return frames
+
+    def complete(self, ctx: StreamContext, text: str) -> dict[str, Any]:
+        return {
+            "id": ctx.response_id,
+            "object": "text_completion",
+            "created": ctx.created,
+            "model": ctx.model,
+            "choices": [self._text_choice(text, ctx.finish)],
+            "usage": self.usage(ctx),
+        }
+
 
 _ANTHROPIC_ERRORS = {
     400: "invalid_request_error",
@@ -318,6 +399,12 @@ class AnthropicWire(Wire):
             "usage": self.usage(ctx, ctx.usage.output_tokens),
         }
 
+    def model_list(self, model: str) -> dict[str, Any]:
+        """Anthropic's page: ``data`` of ``{type, id, display_name, created_at}``, cursors."""
+        created = datetime.fromtimestamp(MODELS_CREATED, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        entry = {"type": "model", "id": model, "display_name": model, "created_at": created}
+        return {"data": [entry], "has_more": False, "first_id": model, "last_id": model}
+
 
 _GEMINI_STATUS = {
     400: "INVALID_ARGUMENT",
@@ -394,9 +481,24 @@ class GeminiWire(Wire):
     def complete(self, ctx: StreamContext, text: str) -> dict[str, Any]:
         return self._response(ctx, text, ctx.usage.output_tokens, self._finish_reason(ctx))
 
+    def model_list(self, model: str) -> dict[str, Any]:
+        """``{"models": [{"name": "models/<id>", …}]}`` as ``GET /v1beta/models`` answers."""
+        entry = {
+            "name": f"models/{model}",
+            "version": "001",
+            "displayName": model,
+            "description": "AetherFlow provider emulator (not a real model).",
+            "inputTokenLimit": 1_048_576,
+            "outputTokenLimit": 65_536,
+            "supportedGenerationMethods": ["generateContent", "streamGenerateContent"],
+        }
+        return {"models": [entry]}
 
-def wire_for(provider: str, include_usage: bool = False) -> Wire:
-    """The wire format a provider speaks."""
+
+def wire_for(provider: str, include_usage: bool = False, kind: str = "chat") -> Wire:
+    """The wire format a provider speaks at an endpoint of ``kind`` (``completions`` or not)."""
+    if kind == "completions":
+        return OpenAICompletionsWire(provider, include_usage)
     if provider == "anthropic":
         return AnthropicWire()
     if provider == "gemini":
