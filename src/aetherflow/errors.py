@@ -11,7 +11,11 @@ as one line and exits with :attr:`AetherFlowError.exit_code`; set
     │   ├── PlanError              a plan file is malformed (carries the JSON path)
     │   ├── ConfigError            configuration / CLI options are wrong
     │   │   ├── UnknownProviderError
-    │   │   └── MissingKeyError    a provider needs an API key that is not set
+    │   │   ├── MissingKeyError    a provider needs an API key that is not set
+    │   │   └── HistoryError       the run-history database cannot be opened, read or written
+    │   │       └── CorruptRecordError   a stored run record does not parse (names row and file)
+    │   ├── RunNotFoundError       no stored run or bench matches a reference
+    │   │   └── AmbiguousReferenceError  a reference names several runs/benches (lists them)
     │   └── WorkspaceError         a generated path would escape the run workspace
     └── ProviderError              a request to a provider failed (recorded, may be retried)
         ├── ProviderUnavailableError   cannot connect / local server failed to start
@@ -22,9 +26,14 @@ as one line and exits with :attr:`AetherFlowError.exit_code`; set
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "AetherFlowError",
+    "AmbiguousReferenceError",
     "ConfigError",
+    "CorruptRecordError",
+    "HistoryError",
     "InputError",
     "MissingKeyError",
     "PlanError",
@@ -33,6 +42,7 @@ __all__ = [
     "ProviderStreamError",
     "ProviderTimeoutError",
     "ProviderUnavailableError",
+    "RunNotFoundError",
     "UnknownProviderError",
     "WorkspaceError",
 ]
@@ -74,6 +84,52 @@ class UnknownProviderError(ConfigError):
 
 class MissingKeyError(ConfigError):
     """A provider needs an API key that is not set (checked before anything runs)."""
+
+
+#: What a :class:`HistoryError` tells the user to do unless the caller knows better.
+_HISTORY_HINT = ("Set AETHERFLOW_HOME to a writable directory, or move the file away to start a "
+                "new history")
+
+
+class HistoryError(ConfigError):
+    """The run-history database cannot be opened, read or written (exit 2).
+
+    ``path`` is the database file, ``problem`` what went wrong, ``hint`` what to do.
+    """
+
+    def __init__(self, path: Path, problem: BaseException | str,
+                 hint: str = _HISTORY_HINT) -> None:
+        super().__init__(f"run history {path}: {problem}. {hint}")
+        self.path, self.problem, self.hint = path, problem, hint
+
+
+class CorruptRecordError(HistoryError):
+    """A stored run's ``record_json`` does not parse as a run record.
+
+    ``row_id`` and ``run_id`` name the row; the message says "corrupt", never "not found".
+    """
+
+    def __init__(self, path: Path, row_id: int, run_id: str, problem: str,
+                 run_dir: str | None = None) -> None:
+        where = f" (its run directory {run_dir} may still hold run.json)" if run_dir else ""
+        super().__init__(
+            path, f"stored run {row_id} (run_id {run_id!r}) is corrupt: its record does not "
+                  f"parse: {problem}",
+            hint=f"`aetherflow history` still lists it{where}")
+        self.row_id, self.run_id = row_id, run_id
+
+
+class RunNotFoundError(InputError):
+    """No stored run or bench matches the given reference (id, run_id, label, directory)."""
+
+
+class AmbiguousReferenceError(RunNotFoundError):
+    """A reference names several stored runs or benches; ``candidates`` lists them, and the
+    message shows one line per candidate (id, label, plan, started_at, directory)."""
+
+    def __init__(self, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
 
 
 class WorkspaceError(InputError):
