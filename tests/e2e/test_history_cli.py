@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from aetherflow.cli.history import choose_columns, fmt_cost, fmt_duration, prompt_text
+from aetherflow.cli.history import (
+    choose_columns,
+    fenced,
+    fmt_cost,
+    fmt_duration,
+    prompt_text,
+)
 from aetherflow.emulator import run_emulator_in_subprocess
 from aetherflow.metrics.records import (
     AttemptRecord,
@@ -244,6 +250,9 @@ def test_two_benches_at_once_into_one_history(tmp_path: Path) -> None:
         assert f" {label} " in text
     benches = json.loads(_cli("history", "benches", "--json").stdout)
     assert sorted((b["label"], b["run_count"]) for b in benches) == [("left", 3), ("right", 3)]
+    imported = _cli("history", "import", str(tmp_path / "left"), str(tmp_path / "right"))
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.count("3 runs: 0 added, 3 already stored") == 2  # no duplicates
     compared = _cli("compare", "left", "right", "-o", str(tmp_path / "cmp"))
     assert compared.returncode == 0, compared.stderr
     data = json.loads((tmp_path / "cmp" / "comparison_data.json").read_text())
@@ -259,11 +268,13 @@ def test_numbers_are_formatted_for_people() -> None:
 
 def test_prompts_of_every_shape_are_readable() -> None:
     chat = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
-    expected = "**system**\n\nS\n\n**user**\n\nU"
+    expected = "**system**\n\n```\nS\n```\n\n**user**\n\n```\nU\n```"
     assert prompt_text({"messages": chat}) == prompt_text(chat) == expected
-    assert prompt_text("plain") == "plain"
-    assert prompt_text({"system": "S"}) == "**system**\n\nS"
+    assert prompt_text("plain") == "```\nplain\n```"
+    assert prompt_text({"system": "S"}) == "**system**\n\n```\nS\n```"
     assert prompt_text({"n": 1}).startswith("```json")
+    # a model's unterminated fence stays inside: the outer fence is longer
+    assert fenced("```python\ndef") == "````\n```python\ndef\n````"
 
 
 def test_a_very_narrow_terminal_still_shows_the_id(home: Path) -> None:

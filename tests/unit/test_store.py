@@ -608,3 +608,56 @@ def test_busy_detection_and_backoff_shape() -> None:
     assert not is_busy(ValueError("database is locked"))
     policy = BusyPolicy(first_delay_s=0.01, max_delay_s=0.05)
     assert all(0 <= policy.delay(n) <= min(0.05, 0.01 * 2**n) for n in range(12) for _ in range(20))
+
+
+# --- importing bench directories: what an older version lost comes back --------------------------
+
+
+def test_import_restores_the_runs_an_older_version_overwrote(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's history: four benches (10 runs named 1, 2, 3) saved by the old upsert
+    left 3 rows. Importing the four bench directories brings back all 10, each in its own
+    bench, without duplicating the 3 that survived (stored with relative directories)."""
+    from aetherflow.bench.runner import write_benchmark_data
+    from aetherflow.bench.sources import bench_from_runs, import_into_history
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "history.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    migrate(db, MIGRATIONS[:2])  # the released schema
+    plan = [("short", 3), ("long", 3), ("short", 2), ("nightly", 2)]
+    survivors: dict[str, tuple[int, str]] = {}
+    for b, (label, repeats) in enumerate(plan, start=1):
+        db.execute("INSERT INTO benches (id, label, task_id, plan_path, repeats, created_at) "
+                   "VALUES (?, ?, 'calc', 'plans/calc.json', ?, '2025-01-01')", (b, label, repeats))
+        records = [_record(str(i), started_at=f"2025-01-0{b}T12:00:0{i}+00:00", label=label)
+                   for i in range(1, repeats + 1)]
+        data = bench_from_runs(records, label=label, bench_id=b,
+                               run_dirs=[f"runs/{i}" for i in range(1, repeats + 1)])
+        write_benchmark_data(data, Path(f"bench{b}"))
+        for i, r in enumerate(records, start=1):
+            survivors[str(i)] = (b, r.started_at)  # the old upsert: the last save won
+    for run_id, (b, started) in survivors.items():
+        record = _record(run_id, started_at=started, label=plan[b - 1][0])
+        db.execute(
+            "INSERT INTO runs (run_id, task_id, plan_path, plan_name, label, provider, model, "
+            "emulated, status, started_at, started_at_epoch, makespan_ms, steps_succeeded, "
+            "steps_failed, steps_skipped, total_cost_usd, cost_note, run_dir, saved_at, "
+            "record_json, bench_id) VALUES (?, 'calc', 'plans/calc.json', 'calc', ?, 'openai',"
+            " NULL, 1, 'failed', ?, NULL, 250.5, 1, 1, 1, 0.003, NULL, ?, '2025-01-01', ?, ?)",
+            (run_id, plan[b - 1][0], started, f"bench{b}/runs/{run_id}",
+             record.model_dump_json(), b))
+    db.close()
+    with HistoryStore(path) as store:
+        assert store.count_runs() == 3
+        results = [import_into_history(Path(f"bench{b}"), store) for b in range(1, 5)]
+        assert [r.bench_id for r in results] == [1, 2, 3, 4]  # the old benches, adopted
+        assert [(r.added, len(r.saved)) for r in results] == [(3, 3), (2, 3), (2, 2), (0, 2)]
+        assert store.count_runs() == 10
+        assert [len(store.list_runs(bench_id=b)) for b in range(1, 5)] == [3, 3, 2, 2]
+        assert len(store.list_benches()) == 4
+        again = [import_into_history(Path(f"bench{b}"), store) for b in range(1, 5)]
+        assert sum(r.added for r in again) == 0 and store.count_runs() == 10  # idempotent
+        assert all(str(r.run_dir).startswith(str(tmp_path)) for r in store.list_runs())
+        with pytest.raises(ConfigError, match="not a bench directory"):
+            import_into_history(tmp_path, store)

@@ -12,18 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aetherflow.bench.model import BenchmarkData, BenchMeta, BenchRun
 from aetherflow.bench.runner import BENCH_DATA_FILE, build_benchmark_data, load_benchmark_data
 from aetherflow.errors import ConfigError
 from aetherflow.metrics.records import RunRecord
 from aetherflow.store.history import HistoryStore, validation_summary
-from aetherflow.store.models import ResolvedRef
+from aetherflow.store.models import ResolvedRef, SavedRun
 
 __all__ = [
+    "ImportResult",
     "bench_from_runs",
     "ensure_different_benches",
+    "import_into_history",
     "load_run_dir",
     "resolve_bench",
     "resolve_benches",
@@ -148,3 +150,44 @@ def resolve_benches(a: str, b: str,
     bench_a, bench_b = resolve_bench(a, store), resolve_bench(b, store)
     ensure_different_benches(a, bench_a, b, bench_b)
     return bench_a, bench_b
+
+
+class ImportResult(BaseModel):
+    """What :func:`import_into_history` stored from one directory."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    bench_id: int | None = None
+    saved: list[SavedRun] = Field(default_factory=list)
+
+    @property
+    def added(self) -> int:
+        """Runs that were not in the history before."""
+        return sum(s.created for s in self.saved)
+
+    @property
+    def renamed(self) -> int:
+        """Added runs whose run id belonged to another run (stored as ``<run_id>~N``)."""
+        return sum(s.renamed for s in self.saved)
+
+
+def import_into_history(path: Path, store: HistoryStore) -> ImportResult:
+    """Store the runs of a bench directory (``benchmark_data.json``) or a run directory
+    (``run.json``) in the history: runs already stored are updated, never duplicated; runs
+    an older version lost (every bench named its runs 1, 2, 3) are added back."""
+    if (path / BENCH_DATA_FILE).is_file():
+        data = load_benchmark_data(path)
+        meta = data.meta
+        bench = store.bench_for_dir(path, meta.task_id, meta.label, meta.plan, meta.repeats,
+                                    meta.started_at, meta.bench_id)
+        saved = [store.save(r.record, path / r.run_dir if r.run_dir else None,
+                            label=r.record.label, bench_id=None if r.warmup else bench)
+                 for r in data.runs]
+        return ImportResult(path=str(path), bench_id=bench, saved=saved)
+    if (path / "run.json").is_file():
+        record = load_run_dir(path).runs[0].record
+        return ImportResult(path=str(path), saved=[store.save(record, path,
+                                                              label=record.label)])
+    raise ConfigError(f"{path}: not a bench directory (benchmark_data.json) or a run "
+                      "directory (run.json)")

@@ -1,5 +1,6 @@
 """``aetherflow history``: list stored runs; ``history show REF``: one run's setup, prompts,
-outputs and check verdicts; ``history benches``: list benches.
+outputs and check verdicts; ``history benches``: list benches; ``history import DIR``: store
+a bench or run directory's runs (again).
 
 The listing picks its columns by the console width (``COLUMNS``): ids, numbers and statuses
 are never cut; labels, plans and directories are shortened with ``…`` only when the
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,9 +34,11 @@ __all__ = [
     "benches_table",
     "choose_columns",
     "common_values",
+    "fenced",
     "history_app",
     "history_benches",
     "history_command",
+    "history_import",
     "history_show",
     "listing_title",
     "register",
@@ -44,7 +48,7 @@ __all__ = [
 
 history_app = typer.Typer(
     help="Stored runs: `history` lists them, `history show REF` shows one, "
-         "`history benches` lists benches.")
+         "`history benches` lists benches, `history import DIR` stores a bench again.")
 
 _STATUS_STYLE = {"running": "cyan", "passed": "green", "unvalidated": "blue",
                  "failed": "red", "interrupted": "magenta", "crashed": "bold red"}
@@ -290,24 +294,33 @@ def benches_table(benches: Sequence[BenchSummary], width: int) -> Table:
 # --- one run, like `llm logs` ------------------------------------------------------------------
 
 
+def fenced(text: str, info: str = "") -> str:
+    """``text`` verbatim inside a code fence longer than any backtick run it contains, so
+    a model's unterminated fences cannot swallow the rest of the page."""
+    longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text.rstrip(chr(10))}\n{fence}"
+
+
 def _messages(items: Sequence[Any]) -> str | None:
     if not all(isinstance(m, dict) and "content" in m for m in items):
         return None
-    return "\n\n".join(f"**{m.get('role', 'message')}**\n\n{m['content']}" for m in items)
+    return "\n\n".join(f"**{m.get('role', 'message')}**\n\n{fenced(str(m['content']))}"
+                       for m in items)
 
 
 def prompt_text(data: Any) -> str:
-    """A stored prompt for reading: chat messages as ``**role**`` blocks, text as is,
+    """A stored prompt for reading: chat messages as ``**role**`` blocks, text fenced,
     anything else as indented JSON."""
     if isinstance(data, str):
-        return data
+        return fenced(data)
     if isinstance(data, dict) and isinstance(data.get("messages"), list):
         data = data["messages"]
     if isinstance(data, list) and (text := _messages(data)) is not None:
         return text
     if isinstance(data, dict) and data and all(isinstance(v, str) for v in data.values()):
-        return "\n\n".join(f"**{k}**\n\n{v}" for k, v in data.items())
-    return "```json\n" + json.dumps(data, indent=2, ensure_ascii=False) + "\n```"
+        return "\n\n".join(f"**{k}**\n\n{fenced(v)}" for k, v in data.items())
+    return fenced(json.dumps(data, indent=2, ensure_ascii=False), "json")
 
 
 def _step_prompt(step: StepRecord, run_dir: Path | None) -> str:
@@ -333,7 +346,8 @@ def _step_output(step: StepRecord, run_dir: Path | None) -> str:
         return "_(output not available: no run directory)_"
     file = run_dir / (step.output_file or f"step_outputs/{step.step_id}.md")
     try:
-        return file.read_text(encoding="utf-8").rstrip("\n") or "_(empty output)_"
+        text = file.read_text(encoding="utf-8")
+        return fenced(text, "markdown") if text.strip() else "_(empty output)_"
     except FileNotFoundError:
         why = f": {step.reason}" if step.reason else ""
         return f"_(no output file {file}{why})_"
@@ -525,6 +539,26 @@ def history_benches(
     console.print(benches_table(benches, console.width))
 
 
+@history_app.command("import")
+def history_import(
+    paths: list[Path] = typer.Argument(..., help="Bench directories (benchmark_data.json) "
+                                                 "or run directories (run.json)."),
+) -> None:
+    """Store the runs of bench or run directories in the history (again): nothing already
+    stored is duplicated, runs an older version overwrote are added back."""
+    from aetherflow.bench.sources import import_into_history  # only this command needs it
+
+    console = Console()
+    with HistoryStore() as store:
+        for path in paths:
+            result = import_into_history(path, store)
+            bench = f"bench {result.bench_id} · " if result.bench_id is not None else ""
+            renamed = f" ({result.renamed} under a new run id)" if result.renamed else ""
+            console.print(f"{path}: {bench}{len(result.saved)} runs: {result.added} added"
+                          f"{renamed}, {len(result.saved) - result.added} already stored",
+                          markup=False, highlight=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``history`` (with ``show`` and ``benches``) to ``app``."""
+    """Add ``history`` (with ``show``, ``benches`` and ``import``) to ``app``."""
     app.add_typer(history_app, name="history")

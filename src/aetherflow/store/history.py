@@ -230,6 +230,42 @@ class HistoryStore:
 
         return retry_busy(lambda: self._write(insert), self.busy)
 
+    @_translated
+    def bench_for_dir(
+        self,
+        output_dir: Path | str,
+        task_id: str,
+        label: str | None = None,
+        plan_path: str | None = None,
+        repeats: int | None = None,
+        created_at: str | None = None,
+        known_id: int | None = None,
+    ) -> int:
+        """The bench stored for ``output_dir``, creating it if there is none (to import a
+        bench directory). A bench with id ``known_id`` (the id a ``benchmark_data.json``
+        recorded), the same plan and label and no directory yet is that bench: it gets the
+        directory and is reused."""
+        where = absolute_dir(output_dir)
+
+        def find_or_insert() -> int:
+            row = self._db.execute("SELECT id FROM benches WHERE output_dir = ? ORDER BY id "
+                                   "LIMIT 1", (where,)).fetchone()
+            if row is not None:
+                return int(row[0])
+            adopted = self._db.execute(
+                "UPDATE benches SET output_dir = ? WHERE id = ? AND task_id = ? AND "
+                "label IS ? AND output_dir IS NULL", (where, known_id, task_id, label))
+            if known_id is not None and adopted.rowcount == 1:
+                return known_id
+            cur = self._db.execute(
+                "INSERT INTO benches (label, task_id, plan_path, repeats, created_at, "
+                "output_dir) VALUES (?, ?, ?, ?, ?, ?)",
+                (label, task_id, plan_path, repeats,
+                 created_at or datetime.now(UTC).isoformat(), where))
+            return int(cur.lastrowid or 0)
+
+        return retry_busy(lambda: self._write(find_or_insert), self.busy)
+
     # --- reading --------------------------------------------------------------------------
     @_translated
     def list_runs(
@@ -376,12 +412,15 @@ class HistoryStore:
 
     def _same_run(self, row: dict[str, Any]) -> sqlite3.Row | None:
         """The stored row this save updates: same record run id, start time and directory
-        (a directory unknown on either side matches)."""
+        (a directory unknown on either side matches, and so does a relative directory
+        stored by an older version that the new absolute one ends with)."""
         found: sqlite3.Row | None = self._db.execute(
             "SELECT id, run_id, label, run_dir, bench_id FROM runs "
-            "WHERE COALESCE(source_run_id, run_id) = ? AND started_at = ? "
-            "AND (run_dir IS NULL OR ? IS NULL OR run_dir = ?) ORDER BY id LIMIT 1",
-            (row["source_run_id"], row["started_at"], row["run_dir"], row["run_dir"]),
+            "WHERE COALESCE(source_run_id, run_id) = :rid AND started_at = :started "
+            "AND (run_dir IS NULL OR :dir IS NULL OR run_dir = :dir OR "
+            "     (substr(run_dir, 1, 1) != '/' AND "
+            "      substr(:dir, -length(run_dir) - 1) = '/' || run_dir)) ORDER BY id LIMIT 1",
+            {"rid": row["source_run_id"], "started": row["started_at"], "dir": row["run_dir"]},
         ).fetchone()
         return found
 
