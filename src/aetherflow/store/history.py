@@ -45,7 +45,7 @@ from aetherflow.metrics.records import RunRecord
 from aetherflow.store.migrations import migrate
 from aetherflow.store.models import BenchSummary, ResolvedRef, RunSummary, SavedRun
 from aetherflow.store.references import Want, resolve_ref
-from aetherflow.store.retry import BusyPolicy, retry_busy
+from aetherflow.store.retry import BusyPolicy, is_busy, retry_busy
 from aetherflow.store.rows import (
     RUN_SUMMARY_COLUMNS,
     absolute_dir,
@@ -92,6 +92,11 @@ def _translated(method: Callable[Concatenate[HistoryStore, _P], _R],
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
+            if is_busy(exc):
+                raise HistoryError(self.path, f"{exc} (another process held the lock for more "
+                                   f"than {self.busy.deadline_s:g} s)",
+                                   hint="Try again when the other AetherFlow command is done"
+                                   ) from exc
             raise HistoryError(self.path, exc) from exc
     functools.update_wrapper(wrapper, method)
     return wrapper
