@@ -12,7 +12,11 @@ as one line and exits with :attr:`AetherFlowError.exit_code`; set
     │   ├── ConfigError            configuration / CLI options are wrong
     │   │   ├── UnknownProviderError
     │   │   ├── MissingKeyError    a provider needs an API key that is not set
-    │   │   └── SandboxError       the requested check sandbox cannot run here, or a bad call
+    │   │   ├── SandboxError       the requested check sandbox cannot run here, or a bad call
+    │   │   └── HistoryError       the run-history database cannot be opened, read or written
+    │   │       └── CorruptRecordError   a stored run record does not parse (names row and file)
+    │   ├── RunNotFoundError       no stored run or bench matches a reference
+    │   │   └── AmbiguousReferenceError  a reference names several runs/benches (lists them)
     │   ├── WorkspaceError         a generated path would escape the run workspace
     │   ├── OutputError            the output directory cannot be created or written
     │   ├── ResultNotFoundError    a result file (run.json, benchmark_data.json, ...) is missing
@@ -30,11 +34,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
     "AetherFlowError",
+    "AmbiguousReferenceError",
     "ConfigError",
+    "CorruptRecordError",
     "CorruptResultError",
+    "HistoryError",
     "InputError",
     "MissingKeyError",
     "OutputError",
@@ -47,6 +55,7 @@ __all__ = [
     "ProviderUnavailableError",
     "ResultNotFoundError",
     "RunDirectoryError",
+    "RunNotFoundError",
     "SandboxError",
     "UnknownProviderError",
     "WorkspaceError",
@@ -126,6 +135,52 @@ class MissingKeyError(ConfigError):
 class SandboxError(ConfigError):
     """The requested check sandbox cannot run on this machine (with the reason), or it was
     called with an unusable workdir, command or limit. Never raised for a failing check."""
+
+
+#: What a :class:`HistoryError` tells the user to do unless the caller knows better.
+_HISTORY_HINT = ("Set AETHERFLOW_HOME to a writable directory, or move the file away to start a "
+                "new history")
+
+
+class HistoryError(ConfigError):
+    """The run-history database cannot be opened, read or written (exit 2).
+
+    ``path`` is the database file, ``problem`` what went wrong, ``hint`` what to do.
+    """
+
+    def __init__(self, path: Path, problem: BaseException | str,
+                 hint: str = _HISTORY_HINT) -> None:
+        super().__init__(f"run history {path}: {problem}. {hint}")
+        self.path, self.problem, self.hint = path, problem, hint
+
+
+class CorruptRecordError(HistoryError):
+    """A stored run's ``record_json`` does not parse as a run record.
+
+    ``row_id`` and ``run_id`` name the row; the message says "corrupt", never "not found".
+    """
+
+    def __init__(self, path: Path, row_id: int, run_id: str, problem: str,
+                 run_dir: str | None = None) -> None:
+        where = f" (its run directory {run_dir} may still hold run.json)" if run_dir else ""
+        super().__init__(
+            path, f"stored run {row_id} (run_id {run_id!r}) is corrupt: its record does not "
+                  f"parse: {problem}",
+            hint=f"`aetherflow history` still lists it{where}")
+        self.row_id, self.run_id = row_id, run_id
+
+
+class RunNotFoundError(InputError):
+    """No stored run or bench matches the given reference (id, run_id, label, directory)."""
+
+
+class AmbiguousReferenceError(RunNotFoundError):
+    """A reference names several stored runs or benches; ``candidates`` lists them, and the
+    message shows one line per candidate (id, label, plan, started_at, directory)."""
+
+    def __init__(self, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
 
 
 class WorkspaceError(InputError):

@@ -1,66 +1,85 @@
-"""Run history in SQLite: every run's ``run.json`` plus indexed columns to list and filter.
+"""Run history in SQLite: every run's record plus indexed columns to list and filter.
 
 The database is ``history.db`` in the data directory (``$AETHERFLOW_HOME``, default
 ``~/.aetherflow``), opened in WAL mode and migrated on open (see
-:mod:`aetherflow.store.migrations`). A run is keyed by its ``run_id``: saving it again
-updates the row in place. Bench groups (:meth:`HistoryStore.create_bench`) tie together
-the runs of one bench so ``compare`` can fetch them by label or bench id.
+:mod:`aetherflow.store.migrations`).
+
+Nothing is ever overwritten. Every run has a numeric ``id`` and a string ``run_id``, both
+unique in the database; every bench a numeric ``id``. Labels are for people and need not be
+unique. Saving a run again updates that same run only when it *is* the same run: same
+record run id, same start time, same run directory (the executor saves a run when it
+starts and again when it ends). A record whose run id already belongs to a different run
+(legacy benches named every run ``1``, ``2``, ``3``) is stored under ``<run_id>~N`` and the
+save says so (:class:`SavedRun`, and a log warning).
+
+Several processes may write the same history at once: every write is one
+``BEGIN IMMEDIATE`` transaction, SQLite waits ``busy_timeout`` for a lock, and a transaction
+that still meets ``SQLITE_BUSY`` is retried from the start after a jittered backoff.
 
 Only the run record is stored; it holds no secrets (no API keys, headers or environment
-variables), and nothing else is added here.
-
-Times: ``started_at`` strings without a UTC offset, and naive ``since`` datetimes, are
-taken as UTC.
+variables). Times: ``started_at`` strings without a UTC offset, and naive ``since``
+datetimes, are taken as UTC. See ``docs/history.md``.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError
 
-from aetherflow.errors import ConfigError, InputError
+from aetherflow.errors import (
+    AmbiguousReferenceError,
+    CorruptRecordError,
+    HistoryError,
+    RunNotFoundError,
+)
 from aetherflow.metrics.records import RunRecord
 from aetherflow.store.migrations import migrate
+from aetherflow.store.models import BenchSummary, ResolvedRef, RunSummary, SavedRun
+from aetherflow.store.references import Want, resolve_ref
+from aetherflow.store.retry import BusyPolicy, is_busy, retry_busy
+from aetherflow.store.rows import (
+    RUN_SUMMARY_COLUMNS,
+    absolute_dir,
+    as_utc,
+    bench_summary,
+    run_row,
+    run_summary,
+)
 
 __all__ = [
+    "BUSY_TIMEOUT_MS",
     "DB_FILENAME",
     "HOME_ENV_VAR",
+    "AmbiguousReferenceError",
     "BenchSummary",
+    "CorruptRecordError",
     "HistoryError",
     "HistoryStore",
+    "ResolvedRef",
     "RunNotFoundError",
     "RunSummary",
+    "SavedRun",
     "data_dir",
     "default_db_path",
+    "validation_summary",
 ]
 
 HOME_ENV_VAR = "AETHERFLOW_HOME"
 DB_FILENAME = "history.db"
+#: How long SQLite itself waits for another connection's lock before saying "busy"
+#: (the default of :attr:`BusyPolicy.timeout_ms`).
+BUSY_TIMEOUT_MS = BusyPolicy.timeout_ms
 
-_SUMMARY_COLUMNS = (
-    "id, run_id, task_id, plan_path, label, bench_id, provider, model, emulated, status, "
-    "started_at, makespan_ms, steps_succeeded, steps_failed, steps_skipped, total_cost_usd, "
-    "cost_note, run_dir, saved_at"
-)
-
-
-class HistoryError(ConfigError):
-    """The history database cannot be opened, read or written (exit 2)."""
-
-    def __init__(self, path: Path, problem: BaseException | str) -> None:
-        super().__init__(f"run history {path}: {problem}. Set {HOME_ENV_VAR} to a writable "
-                         "directory, or move the file away to start a new history")
-        self.path, self.problem = path, problem
-
+_log = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -73,56 +92,14 @@ def _translated(method: Callable[Concatenate[HistoryStore, _P], _R],
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
+            if is_busy(exc):
+                raise HistoryError(self.path, f"{exc} (another process held the lock for more "
+                                   f"than {self.busy.deadline_s:g} s)",
+                                   hint="Try again when the other AetherFlow command is done"
+                                   ) from exc
             raise HistoryError(self.path, exc) from exc
     functools.update_wrapper(wrapper, method)
     return wrapper
-
-
-class RunNotFoundError(InputError):
-    """No stored run matches the given id, run_id or label (or a prefix is ambiguous)."""
-
-
-class RunSummary(BaseModel):
-    """The indexed columns of one stored run (the full record: :meth:`HistoryStore.get_run`).
-
-    ``total_cost_usd`` is None when any attempt could not be priced (``cost_note`` says
-    how many); 0.0 only when the run made no request at all.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: int
-    run_id: str
-    task_id: str
-    plan_path: str | None
-    label: str | None
-    bench_id: int | None
-    provider: str
-    model: str | None
-    emulated: bool
-    status: str
-    started_at: str
-    makespan_ms: float | None
-    steps_succeeded: int
-    steps_failed: int
-    steps_skipped: int
-    total_cost_usd: float | None
-    cost_note: str | None
-    run_dir: str | None
-    saved_at: str
-
-
-class BenchSummary(BaseModel):
-    """One bench group: a plan repeated ``repeats`` times under a label."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: int
-    label: str | None
-    task_id: str
-    plan_path: str | None
-    repeats: int | None
-    created_at: str
 
 
 def data_dir() -> Path:
@@ -136,28 +113,50 @@ def default_db_path() -> Path:
     return data_dir() / DB_FILENAME
 
 
-class HistoryStore:
-    """The run-history database. Use as a context manager or call :meth:`close`."""
+def validation_summary(exc: ValidationError) -> str:
+    """A pydantic error as one line: the first problem with its location, and how many more."""
+    errors = exc.errors()
+    if not errors:
+        return str(exc).splitlines()[0]
+    first = errors[0]
+    loc = ".".join(str(p) for p in first.get("loc", ())) or "$"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{loc}: {first.get('msg', 'invalid')}{more}".replace("\n", " ")
 
-    def __init__(self, path: Path | None = None) -> None:
+
+class HistoryStore:
+    """The run-history database. Use as a context manager or call :meth:`close`.
+
+    ``busy`` sets how long SQLite waits for a lock and how long a transaction is then
+    retried (with jittered backoff) while other processes hold it.
+    """
+
+    def __init__(self, path: Path | None = None, busy: BusyPolicy | None = None) -> None:
         self.path = default_db_path() if path is None else Path(path)
+        self.busy = busy or BusyPolicy()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db = sqlite3.connect(self.path, isolation_level=None,
+                                       timeout=self.busy.timeout_ms / 1000)
         except (OSError, sqlite3.Error) as exc:
             raise HistoryError(self.path, exc) from exc
         self._db.row_factory = sqlite3.Row
         try:
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            migrate(self._db)
+            retry_busy(self._prepare, self.busy)
         except sqlite3.Error as exc:
             self._db.close()
             raise HistoryError(self.path, exc) from exc
         except BaseException:
             self._db.close()
             raise
+
+    def _prepare(self) -> None:
+        self._db.execute(f"PRAGMA busy_timeout={int(self.busy.timeout_ms)}")
+        if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across app crashes
+        self._db.execute("PRAGMA foreign_keys=ON")
+        migrate(self._db)
 
     # --- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
@@ -181,7 +180,6 @@ class HistoryStore:
         return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
 
     # --- writing --------------------------------------------------------------------------
-    @_translated
     def save_run(
         self,
         record: RunRecord,
@@ -189,25 +187,31 @@ class HistoryStore:
         label: str | None = None,
         bench_id: int | None = None,
     ) -> int:
-        """Store ``record`` (upsert by ``run_id``) and return its row id.
+        """Store ``record`` and return its history id (see :meth:`save`)."""
+        return self.save(record, run_dir, label=label, bench_id=bench_id).id
 
-        The label is ``label``, else ``record.label``, else the label already stored for
-        this run; the stored record carries that label. ``run_dir`` and ``bench_id`` keep
-        their stored values when passed as None.
+    @_translated
+    def save(
+        self,
+        record: RunRecord,
+        run_dir: Path | str | None,
+        label: str | None = None,
+        bench_id: int | None = None,
+    ) -> SavedRun:
+        """Store ``record``; never overwrite another run.
+
+        The same run (same record run id and start time, and the same run directory, or
+        one of the two unknown) is updated in place and keeps its id. A record whose run id
+        belongs to a different run is stored as a new run under ``<run_id>~N``; the result
+        says so and a warning is logged. The label is ``label``, else ``record.label``,
+        else the label already stored; the stored record carries it. ``run_dir`` and
+        ``bench_id`` keep their stored values when passed as None.
         """
-        with self._transaction():
-            previous = self._db.execute(
-                "SELECT label, run_dir, bench_id FROM runs WHERE run_id = ?", (record.run_id,)
-            ).fetchone()
-            stored_label = None if previous is None else previous["label"]
-            effective_label = label or record.label or stored_label
-            stored = record.model_copy(update={"label": effective_label})
-            row = _run_row(stored, run_dir, bench_id)
-            self._upsert(row)
-            found = self._db.execute(
-                "SELECT id FROM runs WHERE run_id = ?", (record.run_id,)
-            ).fetchone()
-        return int(found["id"])
+        saved = retry_busy(lambda: self._write(self._save, record, run_dir, label, bench_id),
+                           self.busy)
+        if saved.note:
+            _log.warning("%s", saved.note)
+        return saved
 
     @_translated
     def create_bench(
@@ -216,15 +220,56 @@ class HistoryStore:
         label: str | None = None,
         plan_path: str | None = None,
         repeats: int | None = None,
+        output_dir: Path | str | None = None,
     ) -> int:
-        """Start a bench group (a plan repeated ``repeats`` times); return its id."""
-        with self._transaction():
+        """Start a bench (a plan repeated ``repeats`` times, written to ``output_dir``);
+        return its id, unique in this history."""
+        row = (label, task_id, plan_path, repeats, datetime.now(UTC).isoformat(),
+               absolute_dir(output_dir))
+
+        def insert() -> int:
             cur = self._db.execute(
-                "INSERT INTO benches (label, task_id, plan_path, repeats, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (label, task_id, plan_path, repeats, datetime.now(UTC).isoformat()),
-            )
-        return int(cur.lastrowid or 0)
+                "INSERT INTO benches (label, task_id, plan_path, repeats, created_at, "
+                "output_dir) VALUES (?, ?, ?, ?, ?, ?)", row)
+            return int(cur.lastrowid or 0)
+
+        return retry_busy(lambda: self._write(insert), self.busy)
+
+    @_translated
+    def bench_for_dir(
+        self,
+        output_dir: Path | str,
+        task_id: str,
+        label: str | None = None,
+        plan_path: str | None = None,
+        repeats: int | None = None,
+        created_at: str | None = None,
+        known_id: int | None = None,
+    ) -> int:
+        """The bench stored for ``output_dir``, creating it if there is none (to import a
+        bench directory). A bench with id ``known_id`` (the id a ``benchmark_data.json``
+        recorded), the same plan and label and no directory yet is that bench: it gets the
+        directory and is reused."""
+        where = absolute_dir(output_dir)
+
+        def find_or_insert() -> int:
+            row = self._db.execute("SELECT id FROM benches WHERE output_dir = ? ORDER BY id "
+                                   "LIMIT 1", (where,)).fetchone()
+            if row is not None:
+                return int(row[0])
+            adopted = self._db.execute(
+                "UPDATE benches SET output_dir = ? WHERE id = ? AND task_id = ? AND "
+                "label IS ? AND output_dir IS NULL", (where, known_id, task_id, label))
+            if known_id is not None and adopted.rowcount == 1:
+                return known_id
+            cur = self._db.execute(
+                "INSERT INTO benches (label, task_id, plan_path, repeats, created_at, "
+                "output_dir) VALUES (?, ?, ?, ?, ?, ?)",
+                (label, task_id, plan_path, repeats,
+                 created_at or datetime.now(UTC).isoformat(), where))
+            return int(cur.lastrowid or 0)
+
+        return retry_busy(lambda: self._write(find_or_insert), self.busy)
 
     # --- reading --------------------------------------------------------------------------
     @_translated
@@ -235,193 +280,209 @@ class HistoryStore:
         label: str | None = None,
         limit: int | None = 50,
         bench_id: int | None = None,
+        status: str | Sequence[str] | None = None,
     ) -> list[RunSummary]:
         """Stored runs, newest first, filtered by every criterion given.
 
         ``plan`` matches the task id, the plan path as recorded, or the plan file's stem.
-        ``since`` keeps runs started at or after it. ``limit=None`` returns all matches.
+        ``since`` keeps runs started at or after it. ``status`` is one status or several.
+        ``limit=None`` returns all matches.
         """
-        where: list[str] = []
-        params: list[Any] = []
-        if plan is not None:
-            where.append("(task_id = ? OR plan_path = ? OR plan_name = ?)")
-            params += [plan, plan, plan]
-        if since is not None:
-            where.append("started_at_epoch >= ?")
-            params.append(_as_utc(since).timestamp())
-        if label is not None:
-            where.append("label = ?")
-            params.append(label)
-        if bench_id is not None:
-            where.append("bench_id = ?")
-            params.append(bench_id)
-        return self._select_runs(where, params, limit)
-
-    @_translated
-    def find(self, label_or_id: str) -> list[RunSummary]:
-        """Runs whose label, bench label, run_id (or run_id prefix) or row id match."""
-        if not label_or_id:
-            return []
-        where = [
-            "(label = ? OR run_id = ? OR substr(run_id, 1, length(?)) = ?"
-            " OR bench_id IN (SELECT id FROM benches WHERE label = ?)"
-            " OR CAST(id AS TEXT) = ?)"
-        ]
-        return self._select_runs(where, [label_or_id] * 6, limit=None)
-
-    @_translated
-    def get_run(self, id_or_run_id: str | int) -> RunRecord:
-        """The full stored record, by row id (int or digits), run_id, or unique run_id prefix."""
-        row = self._lookup_record(id_or_run_id)
-        return RunRecord.model_validate_json(row["record_json"])
-
-    @_translated
-    def list_benches(self, label: str | None = None) -> list[BenchSummary]:
-        """Bench groups, newest first, optionally only those with ``label``."""
-        sql = "SELECT id, label, task_id, plan_path, repeats, created_at FROM benches"
-        params: tuple[str, ...] = ()
-        if label is not None:
-            sql += " WHERE label = ?"
-            params = (label,)
-        rows = self._db.execute(sql + " ORDER BY id DESC", params).fetchall()
-        return [BenchSummary(**dict(r)) for r in rows]
-
-    # --- internals ------------------------------------------------------------------------
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def _upsert(self, row: dict[str, Any]) -> None:
-        columns = ", ".join(row)
-        marks = ", ".join(f":{c}" for c in row)
-        keep = {"run_dir", "bench_id"}
-        updates = ", ".join(
-            f"{c} = COALESCE(excluded.{c}, runs.{c})" if c in keep else f"{c} = excluded.{c}"
-            for c in row
-            if c != "run_id"
-        )
-        self._db.execute(
-            f"INSERT INTO runs ({columns}) VALUES ({marks}) "
-            f"ON CONFLICT (run_id) DO UPDATE SET {updates}",
-            row,
-        )
-
-    def _select_runs(
-        self, where: list[str], params: list[Any], limit: int | None
-    ) -> list[RunSummary]:
-        sql = f"SELECT {_SUMMARY_COLUMNS} FROM runs"
+        where, params = _run_filters(plan, since, label, bench_id, status)
+        sql = f"SELECT {RUN_SUMMARY_COLUMNS} FROM runs r"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started_at_epoch DESC, id DESC"
+        sql += " ORDER BY r.started_at_epoch DESC, r.id DESC"
         if limit is not None:
             sql += " LIMIT ?"
             params = [*params, limit]
-        return [_summary(r) for r in self._db.execute(sql, params).fetchall()]
+        rows = retry_busy(lambda: self._db.execute(sql, params).fetchall(), self.busy)
+        return [run_summary(r) for r in rows]
 
-    def _lookup_record(self, key: str | int) -> sqlite3.Row:
-        if isinstance(key, int):
-            by_id: sqlite3.Row | None = self._db.execute(
-                "SELECT record_json FROM runs WHERE id = ?", (key,)
-            ).fetchone()
-            if by_id is None:
-                raise RunNotFoundError(f"no stored run with id {key}")
-            return by_id
-        row: sqlite3.Row | None = self._db.execute(
-            "SELECT record_json FROM runs WHERE run_id = ?", (key,)
+    @_translated
+    def count_runs(
+        self,
+        plan: str | None = None,
+        since: datetime | None = None,
+        label: str | None = None,
+        bench_id: int | None = None,
+        status: str | Sequence[str] | None = None,
+    ) -> int:
+        """How many stored runs match the filters (as :meth:`list_runs`, without a limit)."""
+        where, params = _run_filters(plan, since, label, bench_id, status)
+        sql = "SELECT count(*) FROM runs r" + (" WHERE " + " AND ".join(where) if where else "")
+        return int(retry_busy(lambda: self._db.execute(sql, params).fetchone()[0], self.busy))
+
+    @_translated
+    def list_benches(self, label: str | None = None,
+                     limit: int | None = None) -> list[BenchSummary]:
+        """Benches, newest first, optionally only those with ``label``."""
+        sql = ("SELECT b.id, b.label, b.task_id, b.plan_path, b.repeats, b.created_at, "
+               "b.output_dir, (SELECT count(*) FROM runs r WHERE r.bench_id = b.id) "
+               "AS run_count FROM benches b")
+        params: list[Any] = []
+        if label is not None:
+            sql += " WHERE b.label = ?"
+            params.append(label)
+        sql += " ORDER BY b.id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = retry_busy(lambda: self._db.execute(sql, params).fetchall(), self.busy)
+        return [bench_summary(r) for r in rows]
+
+    @_translated
+    def resolve(self, ref: str, want: Want = "any") -> ResolvedRef:
+        """The bench or run ``ref`` names: ``bench:N``/``run:N``, a directory, a number (a
+        bench id where a bench may be meant, else a run id), a label naming exactly one
+        bench or run, a full run id, or a unique run id prefix / short id.
+
+        Raises :class:`RunNotFoundError`, or :class:`AmbiguousReferenceError` listing the
+        candidates one per line.
+        """
+        return retry_busy(lambda: resolve_ref(self._db, ref, want), self.busy)
+
+    def find(self, ref: str) -> list[RunSummary]:
+        """The runs ``ref`` names (a bench's runs, oldest first, or one run); [] if none.
+
+        An ambiguous reference raises :class:`AmbiguousReferenceError`.
+        """
+        try:
+            return self.resolve(ref).runs
+        except AmbiguousReferenceError:
+            raise
+        except RunNotFoundError:
+            return []
+
+    def get_summary(self, ref: str | int) -> RunSummary:
+        """The summary of the one run ``ref`` names (an int is a history id)."""
+        key = f"run:{ref}" if isinstance(ref, int) else ref
+        return self.resolve(key, want="run").runs[0]
+
+    def get_run(self, ref: str | int) -> RunRecord:
+        """The full stored record of the run ``ref`` names (see :meth:`resolve`).
+
+        A record that does not parse raises :class:`CorruptRecordError`.
+        """
+        return self.load_record(self.get_summary(ref))
+
+    @_translated
+    def load_record(self, run: RunSummary | int) -> RunRecord:
+        """The stored record of ``run`` (a summary or a history id)."""
+        row_id = run if isinstance(run, int) else run.id
+        row = retry_busy(lambda: self._db.execute(
+            "SELECT id, run_id, run_dir, record_json FROM runs WHERE id = ?", (row_id,)
+        ).fetchone(), self.busy)
+        if row is None:
+            raise RunNotFoundError(f"no stored run has id {row_id}")
+        try:
+            return RunRecord.model_validate_json(row["record_json"])
+        except ValidationError as exc:
+            raise CorruptRecordError(self.path, int(row["id"]), str(row["run_id"]),
+                                     validation_summary(exc), row["run_dir"]) from exc
+
+    # --- internals ------------------------------------------------------------------------
+    def _write(self, body: Callable[..., _R], *args: Any) -> _R:
+        """Run ``body`` in one ``BEGIN IMMEDIATE`` transaction (rolled back on error)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            result = body(*args)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        return result
+
+    def _save(self, record: RunRecord, run_dir: Path | str | None, label: str | None,
+              bench_id: int | None) -> SavedRun:
+        row = run_row(record, run_dir)
+        same = self._same_run(row)
+        if same is not None:
+            return self._update(same, record, row, label, bench_id)
+        run_id, note = self._free_run_id(record.run_id, row)
+        stored = record.model_copy(update={"label": label or record.label})
+        row |= {"run_id": run_id, "label": stored.label, "bench_id": bench_id,
+                "record_json": stored.model_dump_json()}
+        columns = ", ".join(row)
+        cur = self._db.execute(
+            f"INSERT INTO runs ({columns}) VALUES ({', '.join(f':{c}' for c in row)})", row)
+        return SavedRun(id=int(cur.lastrowid or 0), run_id=run_id,
+                        source_run_id=record.run_id, created=True,
+                        renamed=run_id != record.run_id, note=note)
+
+    def _same_run(self, row: dict[str, Any]) -> sqlite3.Row | None:
+        """The stored row this save updates: same record run id, start time and directory
+        (a directory unknown on either side matches, and so does a relative directory
+        stored by an older version that the new absolute one ends with)."""
+        found: sqlite3.Row | None = self._db.execute(
+            "SELECT id, run_id, label, run_dir, bench_id FROM runs "
+            "WHERE COALESCE(source_run_id, run_id) = :rid AND started_at = :started "
+            "AND (run_dir IS NULL OR :dir IS NULL OR run_dir = :dir OR "
+            "     (substr(run_dir, 1, 1) != '/' AND "
+            "      substr(:dir, -length(run_dir) - 1) = '/' || run_dir)) ORDER BY id LIMIT 1",
+            {"rid": row["source_run_id"], "started": row["started_at"], "dir": row["run_dir"]},
         ).fetchone()
-        if row is not None:
-            return row
-        if key.isdigit():
-            return self._lookup_record(int(key))
-        return self._lookup_prefix(key)
+        return found
 
-    def _lookup_prefix(self, prefix: str) -> sqlite3.Row:
-        if not prefix:
-            raise RunNotFoundError("an empty run id matches no run")
-        rows: list[sqlite3.Row] = self._db.execute(
-            "SELECT run_id, record_json FROM runs WHERE substr(run_id, 1, length(?)) = ? LIMIT 2",
-            (prefix, prefix),
-        ).fetchall()
-        if not rows:
-            raise RunNotFoundError(f"no stored run with run_id {prefix!r}")
-        if len(rows) > 1:
-            raise RunNotFoundError(f"run_id prefix {prefix!r} is ambiguous")
-        return rows[0]
+    def _update(self, same: sqlite3.Row, record: RunRecord, row: dict[str, Any],
+                label: str | None, bench_id: int | None) -> SavedRun:
+        stored = record.model_copy(update={"label": label or record.label or same["label"]})
+        row |= {"label": stored.label, "record_json": stored.model_dump_json(),
+                "run_dir": row["run_dir"] or same["run_dir"],
+                "bench_id": same["bench_id"] if bench_id is None else bench_id}
+        sets = ", ".join(f"{c} = :{c}" for c in row)
+        self._db.execute(f"UPDATE runs SET {sets} WHERE id = :id", {**row, "id": same["id"]})
+        return SavedRun(id=int(same["id"]), run_id=str(same["run_id"]),
+                        source_run_id=record.run_id, created=False)
 
-
-# --- row building ---------------------------------------------------------------------------
-
-
-def _run_row(record: RunRecord, run_dir: Path | None, bench_id: int | None) -> dict[str, Any]:
-    """The ``runs`` columns for ``record`` (without ``id``)."""
-    statuses = [s.status for s in record.steps]
-    cost, cost_note = _total_cost(record)
-    return {
-        "run_id": record.run_id,
-        "task_id": record.task_id,
-        "plan_path": record.plan_path,
-        "plan_name": Path(record.plan_path).stem if record.plan_path else None,
-        "label": record.label,
-        "provider": record.config.provider,
-        "model": _run_model(record),
-        "emulated": int(_is_emulated(record)),
-        "status": record.status,
-        "started_at": record.started_at,
-        "started_at_epoch": _epoch(record.started_at),
-        "makespan_ms": record.makespan_ms,
-        "steps_succeeded": statuses.count("succeeded"),
-        "steps_failed": statuses.count("failed"),
-        "steps_skipped": statuses.count("skipped"),
-        "total_cost_usd": cost,
-        "cost_note": cost_note,
-        "run_dir": None if run_dir is None else str(run_dir),
-        "saved_at": datetime.now(UTC).isoformat(),
-        "record_json": record.model_dump_json(),
-        "bench_id": bench_id,
-    }
+    def _free_run_id(self, wanted: str, row: dict[str, Any]) -> tuple[str, str | None]:
+        """``wanted`` if no run holds it, else the first free ``wanted~N`` and a note."""
+        holder = self._db.execute(
+            "SELECT id, run_dir, started_at FROM runs WHERE run_id = ?", (wanted,)).fetchone()
+        if holder is None:
+            return wanted, None
+        taken = {str(r[0]) for r in self._db.execute(
+            "SELECT run_id FROM runs WHERE run_id = ? OR substr(run_id, 1, ?) = ?",
+            (wanted, len(wanted) + 1, wanted + "~"))}
+        n = 2
+        while f"{wanted}~{n}" in taken:
+            n += 1
+        new = f"{wanted}~{n}"
+        note = (f"run id {wanted!r} already belongs to another stored run (id {holder['id']}, "
+                f"started {holder['started_at']}, dir {holder['run_dir'] or 'not recorded'}); "
+                f"this run (started {row['started_at']}, dir {row['run_dir'] or 'not recorded'})"
+                f" is stored as {new!r} and nothing was overwritten")
+        return new, note
 
 
-def _total_cost(record: RunRecord) -> tuple[float | None, str | None]:
-    """Sum of every attempt's ``cost.total_usd``; None (with a note) if any is unpriced."""
-    costs = [a.cost.total_usd for s in record.steps for a in s.attempts]
-    unpriced = sum(1 for c in costs if c is None)
-    if unpriced:
-        return None, f"{unpriced} of {len(costs)} attempts unpriced"
-    return sum(c for c in costs if c is not None), None
-
-
-def _run_model(record: RunRecord) -> str | None:
-    """The configured model, else the one model every attempt used, else None."""
-    if record.config.model:
-        return record.config.model
-    models = {a.model for s in record.steps for a in s.attempts}
-    return models.pop() if len(models) == 1 else None
-
-
-def _is_emulated(record: RunRecord) -> bool:
-    attempts = (a for s in record.steps for a in s.attempts)
-    return record.config.emulated or any(a.emulated for a in attempts)
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _epoch(iso: str) -> float | None:
-    """POSIX seconds of an ISO-8601 timestamp (naive = UTC); None if it does not parse."""
-    try:
-        return _as_utc(datetime.fromisoformat(iso)).timestamp()
-    except ValueError:
-        return None
-
-
-def _summary(row: sqlite3.Row) -> RunSummary:
-    data = dict(row)
-    data["emulated"] = bool(data["emulated"])
-    return RunSummary(**data)
+def _run_filters(
+    plan: str | None,
+    since: datetime | None,
+    label: str | None,
+    bench_id: int | None,
+    status: str | Sequence[str] | None,
+) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if plan is not None:
+        where.append("(r.task_id = ? OR r.plan_path = ? OR r.plan_name = ?)")
+        params += [plan, plan, plan]
+    if since is not None:
+        where.append("r.started_at_epoch >= ?")
+        params.append(as_utc(since).timestamp())
+    if label is not None:
+        where.append("r.label = ?")
+        params.append(label)
+    if bench_id is not None:
+        where.append("r.bench_id = ?")
+        params.append(bench_id)
+    if status is not None:
+        wanted = [status] if isinstance(status, str) else list(status)
+        where.append(f"r.status IN ({', '.join('?' for _ in wanted)})")
+        params += wanted
+    return where, params

@@ -130,3 +130,95 @@ def m002_create_benches(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX benches_label ON benches (label)")
     db.execute("ALTER TABLE runs ADD COLUMN bench_id INTEGER REFERENCES benches (id)")
     db.execute("CREATE INDEX runs_bench_id ON runs (bench_id)")
+
+
+@migration
+def m003_step_statuses_v2(db: sqlite3.Connection) -> None:
+    """Records v2: steps are passed/failed/unvalidated/skipped; ids are never reused.
+
+    Rows written before had no check executed: their ``steps_succeeded`` count becomes
+    ``steps_unvalidated`` (``steps_passed`` 0) and a run status ``succeeded`` becomes
+    ``unvalidated``. The table is rebuilt (SQLite cannot drop a NOT NULL column in place)
+    with ``AUTOINCREMENT`` ids; ``record_json`` is kept byte for byte (v1 records read as
+    v2 through the record model). A bench reference that points to no bench (impossible
+    with foreign keys on, which AetherFlow always sets) is cleared rather than failing.
+    """
+    db.execute(
+        """
+        CREATE TABLE runs_v3 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL UNIQUE,
+            task_id TEXT NOT NULL,
+            plan_path TEXT,
+            plan_name TEXT,
+            label TEXT,
+            bench_id INTEGER REFERENCES benches (id),
+            provider TEXT NOT NULL,
+            model TEXT,
+            emulated INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            started_at_epoch REAL,
+            makespan_ms REAL,
+            steps_passed INTEGER NOT NULL,
+            steps_failed INTEGER NOT NULL,
+            steps_unvalidated INTEGER NOT NULL,
+            steps_skipped INTEGER NOT NULL,
+            total_cost_usd REAL,
+            cost_note TEXT,
+            run_dir TEXT,
+            saved_at TEXT NOT NULL,
+            record_json TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        INSERT INTO runs_v3 (
+            id, run_id, task_id, plan_path, plan_name, label, bench_id, provider, model,
+            emulated, status, started_at, started_at_epoch, makespan_ms, steps_passed,
+            steps_failed, steps_unvalidated, steps_skipped, total_cost_usd, cost_note,
+            run_dir, saved_at, record_json)
+        SELECT
+            id, run_id, task_id, plan_path, plan_name, label,
+            CASE WHEN bench_id IN (SELECT id FROM benches) THEN bench_id END,
+            provider, model, emulated,
+            CASE status WHEN 'succeeded' THEN 'unvalidated' ELSE status END,
+            started_at, started_at_epoch, makespan_ms, 0, steps_failed, steps_succeeded,
+            steps_skipped, total_cost_usd, cost_note, run_dir, saved_at, record_json
+        FROM runs
+        """
+    )
+    db.execute("DROP TABLE runs")
+    db.execute("ALTER TABLE runs_v3 RENAME TO runs")
+    db.execute("CREATE INDEX runs_task_id ON runs (task_id)")
+    db.execute("CREATE INDEX runs_label ON runs (label)")
+    db.execute("CREATE INDEX runs_started ON runs (started_at_epoch)")
+    db.execute("CREATE INDEX runs_bench_id ON runs (bench_id)")
+
+
+@migration
+def m004_run_identity(db: sqlite3.Connection) -> None:
+    """``source_run_id``: the run id the record carries, apart from the history's own.
+
+    ``run_id`` stays unique; when a record's run id already belongs to a different run
+    (another directory or start time) the new run is stored as ``<run_id>~N``, and
+    ``source_run_id`` lets a later save of the same run find it again.
+    """
+    db.execute("ALTER TABLE runs ADD COLUMN source_run_id TEXT")
+    db.execute("UPDATE runs SET source_run_id = run_id")
+    db.execute("CREATE INDEX runs_source_run_id ON runs (source_run_id)")
+
+
+@migration
+def m005_bench_output_dir(db: sqlite3.Connection) -> None:
+    """A bench's output directory, so a bench can be referred to by its directory."""
+    db.execute("ALTER TABLE benches ADD COLUMN output_dir TEXT")
+    db.execute("CREATE INDEX benches_output_dir ON benches (output_dir)")
+
+
+@migration
+def m006_lookup_indexes(db: sqlite3.Connection) -> None:
+    """Indexes for looking runs up by directory and filtering them by status."""
+    db.execute("CREATE INDEX runs_run_dir ON runs (run_dir)")
+    db.execute("CREATE INDEX runs_status ON runs (status)")
