@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -82,19 +83,25 @@ def run(run_id: str, steps: list[StepRecord], status: str = "passed",
     )
 
 
+_BENCHES = itertools.count(1)
+
+
 def bench(runs: list[RunRecord], label: str | None = "L",
           bench_id: int | None = None) -> BenchmarkData:
     """Bench data over ``runs``."""
     meta = BenchMeta(plan="plan.json", task_id="t", label=label, repeats=len(runs), warmup=0,
                      provider="emu", model="m", emulated=True, bench_id=bench_id,
                      started_at="2025-01-01T00:00:00+00:00", environment=ENV)
-    return build_benchmark_data(meta, [BenchRun(index=i, record=r)
-                                       for i, r in enumerate(runs, start=1)])
+    # Each bench's runs are its own (as real runs are): unique run ids across benches.
+    tag = next(_BENCHES)
+    return build_benchmark_data(meta, [
+        BenchRun(index=i, record=r.model_copy(update={"run_id": f"{r.run_id}@{tag}"}))
+        for i, r in enumerate(runs, start=1)])
 
 
 def ttft_bench(ttfts: list[float], cost: float = 0.01, label: str = "L") -> BenchmarkData:
     """One step ``a`` per run, TTFT ``ttfts[i]`` in run ``i``."""
-    return bench([run(f"r{i}", [step("a", [attempt(t, cost=cost)])])
+    return bench([run(f"{label}-r{i}", [step("a", [attempt(t, cost=cost)])])
                   for i, t in enumerate(ttfts)], label=label)
 
 

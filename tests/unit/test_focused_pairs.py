@@ -70,7 +70,7 @@ def test_headline_table_says_why_a_ci_is_missing() -> None:
     pair = Pair(title="x", directory=Path("."), a=one, b=one,
                 comparison=compare_benches(one, one))
     pair_rows = headline_rows([pair], ["cost_total"])
-    assert "n/a (a bootstrap CI needs at least 2 values" in headline_table(pair_rows)
+    assert "n/a (no CI: a cluster bootstrap needs at least 2 runs" in headline_table(pair_rows)
 
 
 def test_headline_drops_server_rows_only_when_neither_side_measured_them() -> None:

@@ -49,7 +49,7 @@ def test_missing_input_file_is_caught_before_running(tmp_path: Path) -> None:
     plan, plan_dir = _plan(tmp_path)
     check_input_files(plan, plan_dir)  # type: ignore[arg-type]
     (plan_dir / "legacy.py").unlink()
-    with pytest.raises(PlanError, match=r"\$\.steps\[1\]\.context\.input_files\[0\]"):
+    with pytest.raises(PlanError, match=r"\$\.steps\[1\] \(b\)\.context\.input_files\[0\]"):
         check_input_files(plan, plan_dir)  # type: ignore[arg-type]
 
 

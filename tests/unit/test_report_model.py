@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,9 @@ def known_runs() -> list[RunRecord]:
     return [ok, bad]
 
 
+_BENCHES = itertools.count(1)
+
+
 def make_data(runs: list[RunRecord] | None = None,
               warmup: RunRecord | None = None) -> BenchmarkData:
     """Bench data over ``runs`` (default :func:`known_runs`) and an optional warm-up."""
@@ -102,8 +106,10 @@ def make_data(runs: list[RunRecord] | None = None,
     meta = BenchMeta(plan="plan.json", task_id="t", label="L", repeats=len(runs),
                      warmup=1 if warmup else 0, provider="emu", model="m", emulated=True,
                      started_at="2025-01-01T00:00:00+00:00", environment=ENV)
+    tag = next(_BENCHES)  # each bench's runs are its own: unique run ids across benches
     entries = [BenchRun(index=1, warmup=True, record=warmup)] if warmup else []
-    entries += [BenchRun(index=i, record=r) for i, r in enumerate(runs, start=1)]
+    entries += [BenchRun(index=i, record=r.model_copy(update={"run_id": f"{r.run_id}@{tag}"}))
+                for i, r in enumerate(runs, start=1)]
     return build_benchmark_data(meta, entries)
 
 
@@ -178,7 +184,7 @@ def test_markdown_shows_known_statistics_and_answers() -> None:
 
 
 def test_analysis_flags_slow_ttft() -> None:
-    runs = [make_run("r", [make_step("a", [3000.0])])]
+    runs = [make_run("r", [make_step("a", [3000.0, 3000.0], status="passed")])]
     answers = {a.question.split("?")[0]: a.answer for a in analyse(make_data(runs))}
     assert answers["Is performance acceptable"].startswith("no: TTFT p50 3,000.0 ms > 2000")
 

@@ -112,8 +112,9 @@ def test_older_records_load_with_explicit_not_recorded_reasons() -> None:
 
 
 def _split_tip(prefill: float) -> list[str]:
-    run = make_run("r", [make_step("a", [100.0])])
-    run.steps[0].attempts[0].server_timing = ServerTiming(prefill_ms=prefill)
+    run = make_run("r", [make_step("a", [100.0, 100.0])])  # p50 needs n >= 2
+    for attempt in run.steps[0].attempts:
+        attempt.server_timing = ServerTiming(prefill_ms=prefill)
     return [a.answer for a in analyse(make_data([run])) if a.question == "What to improve?"]
 
 

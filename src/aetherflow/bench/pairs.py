@@ -124,6 +124,14 @@ def _g(value: float | None, digits: int) -> str:
     return fmt_num(value, digits)
 
 
+def _relative(e: DiffEstimate) -> str:
+    """The relative change with its log-ratio interval, when there is one."""
+    text = fmt_pct(e.relative_difference)
+    if e.relative_ci_low is not None and e.relative_ci_high is not None:
+        text += f" [{fmt_pct(e.relative_ci_low)}, {fmt_pct(e.relative_ci_high)}]"
+    return text
+
+
 def headline_table(rows: Sequence[HeadlineRow], digits: int = 2) -> str:
     """Markdown table: pair, metric, A, B, B − A, relative, 95 % CI, significant, n."""
     body = []
@@ -133,7 +141,7 @@ def headline_table(rows: Sequence[HeadlineRow], digits: int = 2) -> str:
               or e.ci_high is None else f"[{_g(e.ci_low, digits)}, {_g(e.ci_high, digits)}]")
         sig = {True: "yes", False: "no", None: "n/a"}[e.significant]
         body.append([r.pair, r.metric, _g(e.a_value, digits), _g(e.b_value, digits),
-                     _g(e.difference, digits), fmt_pct(e.relative_difference), ci, sig,
+                     _g(e.difference, digits), _relative(e), ci, sig,
                      f"{e.n_a}/{e.n_b}"])
-    return md_table(["pair", "metric", "A", "B", "B − A", "relative", "95% CI",
+    return md_table(["pair", "metric", "A", "B", "B − A", "relative [95% CI]", "95% CI",
                      "significant", "n A/B"], body)

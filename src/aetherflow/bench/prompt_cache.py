@@ -57,7 +57,7 @@ EMULATED_MODELS: dict[str, str] = {"anthropic": "claude-sonnet-4-5"}
 PROMPT_CACHE_DEFAULTS: dict[str, str] = {"concurrency": "1", "max_tokens": "32"}
 PROMPT_CACHE_METRICS: tuple[str, ...] = (
     "ttft_p50", "ttft_mean", "cached_input_share", "cached_tokens_mean", "input_tokens_mean",
-    "cost_total", "ttr_mean", "success_rate", "server_prefill_mean",
+    "cost_total", "ttr_mean", "pass_rate", "server_prefill_mean",
 )
 
 

@@ -254,7 +254,8 @@ async def run_bench_async(
             bench_id = load_bench_spec(spec.output)[1]
         else:
             _check_output(spec.output)
-            bench_id = db.create_bench(plan.task_id, spec.label, str(spec.plan), spec.repeats)
+            bench_id = db.create_bench(plan.task_id, spec.label, str(spec.plan), spec.repeats,
+                                       output_dir=spec.output)
             spec_file = spec.output / BENCH_SPEC_FILE
             spec_file.write_text(json.dumps(_spec_json(spec, options, bench_id), indent=1),
                                  encoding="utf-8")

@@ -17,7 +17,7 @@ from aetherflow.bench.compare import (
     evaluate_rules,
     parse_fail_if,
 )
-from aetherflow.bench.sources import resolve_bench
+from aetherflow.bench.sources import resolve_benches
 from aetherflow.errors import ConfigError
 from aetherflow.report.comparison import COMPARISON_HTML, write_comparison
 from aetherflow.report.format import fmt_num, fmt_pct, fmt_usd
@@ -136,7 +136,7 @@ def compare_command(
                           f"{', '.join(FAIL_IF_MODES)}")
     mode: FailIfMode = "point" if fail_if_mode == "point" else "significant"
     rules = [parse_fail_if(e) for e in fail_if]  # bad expressions fail before any work
-    bench_a, bench_b = resolve_bench(a), resolve_bench(b)
+    bench_a, bench_b = resolve_benches(a, b)
     data = compare_benches(bench_a, bench_b, a, b)
     if rules:
         data.fail_if = evaluate_rules(data, rules, mode)

@@ -451,6 +451,15 @@ def _t_interval(centre: float, ra: NDArray[np.float64], rb: NDArray[np.float64],
     return _TInterval(centre - half, centre + half, df)
 
 
+def _side_value(side: _Side, n_groups: int, stat: Statistic) -> float | None:
+    """One side's statistic on its own, or None when it has no observation."""
+    if side.values.size == 0:
+        return None
+    point = _point(side, n_groups, stat)
+    one, _ = _combine(point[None, :], point[None, :])
+    return _finite(one[0])
+
+
 def cluster_bootstrap_diff_ci(
     a: Sequence[Sequence[Observation]],
     b: Sequence[Sequence[Observation]],
@@ -497,7 +506,10 @@ def cluster_bootstrap_diff_ci(
         unmeasured = [n for n, m in (("A", measured_a), ("B", measured_b)) if not m]
         why = ("not measured on " + " or ".join(unmeasured) if unmeasured
                else "no step measured on both sides")
-        return base.estimate(None, None, None, why)
+        # The side that was measured still reports its own value (no difference, no CI).
+        one_a = _side_value(sa, n_groups, stat) if not paired else None
+        one_b = _side_value(sb, n_groups, stat) if not paired else None
+        return base.estimate(one_a, one_b, None, why)
     pa, pb = _point(sa, n_groups, stat), _point(sb, n_groups, stat)
     ta, tb = _combine(pa[None, :], pb[None, :])
     a_val, b_val = _finite(ta[0]), _finite(tb[0])

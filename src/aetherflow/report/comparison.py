@@ -27,10 +27,15 @@ COMPARISON_HTML = "comparison_report.html"
 
 SIDE_HEADER = ["side", "source", "label", "task", "provider", "model", "emulated", "runs",
                "overlay"]
-ROW_HEADER = ["metric", "A", "B", "B − A", "relative", "95% CI", "significant", "n A/B", "note"]
-METHOD_NOTE = ("Differences are B − A. CIs are 95 %: percentile bootstrap (2000 resamples, "
-               "seed 0) of the mean or median for samples, Newcombe's score interval for rates. "
-               "'significant' means the CI excludes 0.")
+ROW_HEADER = ["metric", "A", "B", "B − A", "95% CI", "relative (95% CI)", "significant",
+              "n A/B", "missing A/B", "method", "note"]
+METHOD_NOTE = ("Differences are B − A with 95 % intervals. Runs are resampled as clusters (a "
+               "bootstrap of whole runs; paired by step when both sides ran the same steps), "
+               "the interval is the difference ± t·SE with Welch's degrees of freedom; a "
+               "relative change is bounded on the log-ratio scale (never below −100 %); rates "
+               "from independent samples use Newcombe's score interval. 'significant' means the "
+               "interval excludes 0; n/a when a side has too few runs to say. Definitions: "
+               "docs/statistics.md.")
 
 
 def _g(value: float | None) -> str:
@@ -41,10 +46,12 @@ def row_cells(r: MetricComparison) -> list[str]:
     """The cells of one comparison row (columns of :data:`ROW_HEADER`)."""
     e = r.estimate
     ci = "n/a" if e.ci_low is None or e.ci_high is None else f"[{_g(e.ci_low)}, {_g(e.ci_high)}]"
+    rel = fmt_pct(e.relative_difference) if e.relative_difference is not None else "n/a"
+    if e.relative_ci_low is not None and e.relative_ci_high is not None:
+        rel += f" [{fmt_pct(e.relative_ci_low)}, {fmt_pct(e.relative_ci_high)}]"
     sig = {True: "yes", False: "no (CI includes 0)", None: "n/a"}[e.significant]
-    return [r.metric, _g(e.a_value), _g(e.b_value), _g(e.difference),
-            fmt_pct(e.relative_difference) if e.relative_difference is not None else "n/a",
-            ci, sig, f"{e.n_a}/{e.n_b}", e.note or ""]
+    return [r.metric, _g(e.a_value), _g(e.b_value), _g(e.difference), ci, rel, sig,
+            f"{e.n_a}/{e.n_b}", f"{e.missing_a}/{e.missing_b}", e.method, e.note or ""]
 
 
 def side_cells(name: str, ref: BenchRef) -> list[str]:
@@ -59,14 +66,15 @@ def render_comparison_markdown(data: ComparisonData) -> str:
     parts = [
         "# Comparison: B against baseline A",
         md_table(SIDE_HEADER, [side_cells("A", data.a), side_cells("B", data.b)]),
-        METHOD_NOTE,
+        METHOD_NOTE + (f" Design: {data.design_note}" if data.design_note else ""),
     ]
     for scope, rows in groupby(data.rows, key=lambda r: r.scope):
         parts.append(f"## {scope}\n\n" + md_table(ROW_HEADER, [row_cells(r) for r in rows]))
     if data.fail_if:
         lines = [f"- `{f.expression}`: {'TRIGGERED' if f.triggered else 'ok'} — {f.detail}"
                  for f in data.fail_if]
-        parts.append("## --fail-if\n\n" + "\n".join(lines))
+        mode = f" (mode: {data.fail_if_mode})" if data.fail_if_mode else ""
+        parts.append(f"## --fail-if{mode}\n\n" + "\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
 

@@ -66,15 +66,17 @@ def _has_ci(r: MetricComparison) -> bool:
 
 
 def _pct_of_a(r: MetricComparison) -> tuple[float, float | None, float | None] | None:
-    """``(relative %, CI low %, CI high %)`` of a row; None when A is 0 or not measured."""
+    """``(relative %, CI low %, CI high %)`` of a row; None when A is 0 or not measured.
+
+    The relative CI is the one computed on the log-ratio scale (always above -100 % for a
+    positive metric), never the absolute CI divided by A."""
     e = r.estimate
     if e.relative_difference is None or not e.a_value:
         return None
     rel = 100 * e.relative_difference
-    if e.ci_low is None or e.ci_high is None:
+    if e.relative_ci_low is None or e.relative_ci_high is None:
         return rel, None, None
-    low, high = sorted((100 * e.ci_low / e.a_value, 100 * e.ci_high / e.a_value))
-    return rel, low, high
+    return rel, 100 * e.relative_ci_low, 100 * e.relative_ci_high
 
 
 def _unmeasured(r: MetricComparison) -> str | None:
