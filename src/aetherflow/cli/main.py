@@ -8,7 +8,7 @@ import sys
 import typer
 
 from aetherflow import __version__
-from aetherflow.errors import AetherFlowError
+from aetherflow.errors import AetherFlowError, PlanError
 
 __all__ = ["app", "main"]
 
@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None) -> None:
     except AetherFlowError as exc:
         if os.environ.get("AETHERFLOW_DEBUG") == "1":
             raise
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            typer.echo(f"error: {line}", err=True)
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        if isinstance(exc, PlanError):  # one problem per line: each is an error
+            lines = [f"error: {line}" for line in lines]
+        else:  # a message, then its details (e.g. the candidates of an ambiguous name)
+            lines[0] = f"error: {lines[0]}"
+        for line in lines:
+            typer.echo(line, err=True)
         sys.exit(exc.exit_code)
