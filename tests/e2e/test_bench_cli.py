@@ -45,7 +45,7 @@ def test_bench_writes_every_report_file(bench_dir: Path) -> None:
     for name in REPORT_FILES:
         assert (bench_dir / name).stat().st_size > 0, name
     data = json.loads((bench_dir / "benchmark_data.json").read_text())
-    assert data["schema_version"] == "1" and data["meta"]["repeats"] == 2
+    assert data["schema_version"] == "2" and data["meta"]["repeats"] == 2
     assert data["meta"]["overlay"] == {"max_tokens": "16"}
     assert [r["run_dir"] for r in data["runs"]] == ["runs/1", "runs/2"]
     ttft = data["aggregates"]["latency_all"]["ttft_ms"]
@@ -62,15 +62,23 @@ def test_report_rerenders_the_same_markdown(bench_dir: Path) -> None:
     assert (bench_dir / "benchmark_report.md").read_text() == before
 
 
-def test_compare_fail_if_exit_codes(bench_dir: Path, tmp_path: Path) -> None:
-    ok = _cli("compare", str(bench_dir), "e2e-calc", "--fail-if", "ttft_p50>+1000%",
-              "-o", str(tmp_path))
+def test_compare_fail_if_exit_codes(bench_dir: Path, tmp_path: Path,
+                                    local_server: LocalServer) -> None:
+    plan = Path(__file__).resolve().parents[2] / "examples" / "plans" / "calculator.json"
+    other = tmp_path / "other"
+    proc = _cli("bench", str(plan), "--repeat", "2", "--set", "max_tokens=8", "--label",
+                "e2e-other", "--output", str(other), "--quiet", url=local_server.url)
+    assert proc.returncode == 0, proc.stderr
+    ok = _cli("compare", str(bench_dir), "e2e-other", "--fail-if", "ttft_p50>+1000%",
+              "-o", str(tmp_path / "cmp"))
     assert ok.returncode == 0, ok.stderr
-    assert (tmp_path / "comparison_report.md").is_file()
-    hit = _cli("compare", str(bench_dir), str(bench_dir), "--fail-if", "ttft_p50>-1%",
-               "-o", str(tmp_path))
-    assert hit.returncode == 1 and "TRIGGERED" in hit.stderr
-    bad = _cli("compare", str(bench_dir), str(bench_dir), "--fail-if", "ttft_p50 is big")
+    assert (tmp_path / "cmp" / "comparison_report.md").is_file()
+    hit = _cli("compare", str(bench_dir), str(other), "--fail-if", "ttft_p50>-100%",
+               "--fail-if-mode", "point", "-o", str(tmp_path / "cmp"))
+    assert hit.returncode == 1 and "TRIGGERED" in hit.stdout + hit.stderr
+    itself = _cli("compare", str(bench_dir), "e2e-calc")
+    assert itself.returncode == 2 and "same 2 runs" in itself.stderr
+    bad = _cli("compare", str(bench_dir), str(other), "--fail-if", "ttft_p50 is big")
     assert bad.returncode == 2 and bad.stderr.startswith("error: --fail-if")
 
 

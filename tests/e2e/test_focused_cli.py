@@ -117,7 +117,7 @@ def test_slm_local_emulates_without_a_key(tmp_path: Path) -> None:
     assert all(a["cost"]["total_usd"] == 0.0 for a in local)
     assert all((a["cost"]["total_usd"] or 0) > 0 for a in remote)
     md = (out / "slm_local_report.md").read_text()
-    assert "**emulated**" in md and "success_rate" in md and "quality is n/a" in md
+    assert "**emulated**" in md and "pass_rate" in md and "n/a as a quality measure" in md
 
 
 def test_slm_local_real_without_key_is_exit_2(tmp_path: Path) -> None:

@@ -23,10 +23,16 @@ def test_run_calculator_example_on_local_model(tmp_path: Path, examples_dir: Pat
                 "--max-tokens", "64")
     assert proc.returncode in (0, 1), proc.stderr
     record = json.loads((out / "run.json").read_text())
-    assert record["schema_version"] == "1" and record["config"]["provider"] == "local"
-    assert record["status"] in ("succeeded", "failed")
+    assert record["schema_version"] == "2" and record["config"]["provider"] == "local"
+    assert record["status"] in ("passed", "failed", "unvalidated")
+    module = record["steps"][0]
+    assert module["status"] in ("passed", "failed")  # calculator's checks were executed
+    assert {v["method"] for v in module["validation"]} == {"executed"}
     assert record["steps"], "no step recorded"
     for step in record["steps"]:
+        if not step["attempts"]:
+            assert step["status"] == "skipped"  # its dependency failed its checks
+            continue
         assert step["provider"] == "local"
         assert step["ttft_ms"] > 0 and step["ttr_ms"] >= step["ttft_ms"]
         attempt = step["attempts"][-1]

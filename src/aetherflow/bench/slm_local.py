@@ -11,9 +11,9 @@ embedded llama.cpp server (cost 0: no per-token price). B is ``--remote`` (defau
   emulator's model, its tokens the emulator's counts, its cost the provider's list price
   for them; every record says ``emulated``.
 
-Success is step success (the request completed with non-empty output). Whether the code is
-correct is not judged yet (validation criteria are reported unchecked), so quality is n/a;
-the report says so instead of calling a completed request a correct one.
+Quality is the pass rate of the plan's executed checks (docs/metrics.md), first try and after
+repairs. An emulated B answers with the emulator's filler text (or a profile's scripted
+replies), so its pass rate says nothing about the real provider's code: the report says so.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from aetherflow.execution.runner import RunOptions
 __all__ = ["SLM_METRICS", "remote_key_available", "run_slm_local"]
 
 SLM_METRICS: tuple[str, ...] = (
-    "pass_rate", "ttft_p50", "ttr_mean", "tpot_mean", "makespan", "output_tokens_mean",
+    "pass_rate", "first_try_pass_rate", "ttft_p50", "ttr_mean", "tpot_mean", "makespan", "output_tokens_mean",
     "cost_total",
 )
 
@@ -104,8 +104,11 @@ def _write(out: Path, pair: Pair, *, emulated: bool) -> Path:
         f"# Focused benchmark: small local model vs {b.provider}", "",
         f"A = embedded {pair.a.meta.model or 'local model'} (llama.cpp, this machine); "
         f"B = {b.provider} {b.model or ''}. {caveat}", "",
-        "Success = the step's request completed with output. Code correctness is not "
-        "judged yet (criteria are reported unchecked), so quality is n/a.", "",
+        "Pass rate = steps whose executed checks all passed / (passed + failed + skipped); "
+        "steps with nothing checkable are unvalidated and not counted."
+        + (" B's answers are the emulator's filler text, so its pass rate says nothing "
+           "about the provider's code: it is n/a as a quality measure."
+           if emulated else ""), "",
         headline_table(rows), "",
         "Details: A/ and B/ hold each bench's reports; comparison_report.* every metric, "
         "per provider and per task type.",
