@@ -37,7 +37,8 @@ from aetherflow.execution.runner import RunOptions
 __all__ = ["SLM_METRICS", "remote_key_available", "run_slm_local"]
 
 SLM_METRICS: tuple[str, ...] = (
-    "pass_rate", "first_try_pass_rate", "ttft_p50", "ttr_mean", "tpot_mean", "makespan", "output_tokens_mean",
+    "pass_rate", "first_try_pass_rate", "ttft_p50", "ttr_mean", "tpot_mean", "makespan",
+    "output_tokens_mean",
     "cost_total",
 )
 
