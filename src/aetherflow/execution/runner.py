@@ -35,8 +35,16 @@ from aetherflow.providers.base import (
 )
 from aetherflow.store.history import HistoryStore
 
-__all__ = ["ProviderPool", "RunOptions", "new_run_id", "plan_sha256", "resume_options",
-           "resume_run_async", "run_plan", "run_plan_async"]
+#: Metrics a ``--slo`` may bound (per attempt, except step_time_ms per step).
+SLO_METRICS: dict[str, str] = {
+    "ttft_ms": "time to first token of the step's last attempt, ms",
+    "tpot_ms": "time per output token of the step's last attempt, ms/token",
+    "ttr_ms": "time to response of the step's last attempt, ms",
+    "step_time_ms": "the step's whole time: all attempts, checks and repairs, ms",
+}
+
+__all__ = ["SLO_METRICS", "ProviderPool", "RunOptions", "new_run_id", "plan_sha256",
+           "resume_options", "resume_run_async", "run_plan", "run_plan_async"]
 
 #: Resolves a provider name (plus CLI overrides) into settings; raises on missing keys.
 SettingsResolver = Callable[[str, str | None, str | None], ProviderSettings]
@@ -61,6 +69,18 @@ class RunOptions(ExecutionSettings):
     review_model: str | None = None
     #: Provider plugin files loaded before any provider is resolved (``--plugin``).
     plugins: tuple[Path, ...] = ()
+    #: An LLM judge for free-text criteria (``--judge-provider``/``--judge-model``); its
+    #: verdicts are labelled ``judge`` and never count in executed pass rates.
+    judge_provider: str | None = None
+    judge_model: str | None = None
+    #: Service-level objectives for goodput (``--slo ttft_ms=2000``): metric -> limit.
+    slos: tuple[tuple[str, float], ...] = ()
+    #: Run against a copy of this project (``--project``); the project is never modified
+    #: unless ``apply`` (``--apply``) and every step passed or was unvalidated.
+    project: Path | None = None
+    #: The project's own environment (a virtualenv), bound read-only into the sandbox.
+    project_env: Path | None = None
+    apply: bool = False
 
     def load_plugins(self) -> None:
         """Load the ``--plugin`` files (a bad one is a ConfigError naming it)."""
@@ -89,6 +109,18 @@ class RunOptions(ExecutionSettings):
             raise ConfigError(f"--sandbox must be auto, bwrap or process, not {self.sandbox!r}")
         if self.check_memory_mb < 64:
             raise ConfigError("--check-memory-mb must be at least 64")
+        for name, limit in self.slos:
+            if name not in SLO_METRICS:
+                raise ConfigError(f"--slo {name}: unknown metric (known: "
+                                  f"{', '.join(SLO_METRICS)})")
+            if limit <= 0:
+                raise ConfigError(f"--slo {name}={limit:g}: a limit must be positive")
+        if self.judge_model and not self.judge_provider:
+            raise ConfigError("--judge-model needs --judge-provider")
+        if self.project_env is not None and self.project is None:
+            raise ConfigError("--project-env needs --project")
+        if self.apply and self.project is None:
+            raise ConfigError("--apply needs --project (it writes the run's changes back)")
 
     def execution_settings(self) -> ExecutionSettings:
         """The executor's view of these options (exactly the inherited fields)."""
@@ -103,7 +135,8 @@ class RunOptions(ExecutionSettings):
             if isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
-                value = [str(v) if isinstance(v, Path) else v for v in value]
+                value = [str(v) if isinstance(v, Path) else
+                         list(v) if isinstance(v, tuple) else v for v in value]
             out[f.name] = value
         out["provider_options"] = {k: v for k, v in self.provider_options.items()
                                    if isinstance(v, (str, int, float, bool, list))}
@@ -114,7 +147,9 @@ class RunOptions(ExecutionSettings):
         """Options from :meth:`to_json` (unknown keys from other versions are ignored)."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        for key in ("output", "config_path"):
+        if "slos" in values:
+            values["slos"] = tuple((str(k), float(v)) for k, v in values["slos"])
+        for key in ("output", "config_path", "project", "project_env"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         if "fallbacks" in values:
@@ -220,7 +255,10 @@ def _config(provider: Provider, options: RunOptions) -> RunConfig:
         provider_options={k: v for k, v in options.provider_options.items()
                           if isinstance(v, (str, int, float, bool, list))},
         repairs=options.repairs, workflow=options.workflow, max_cost_usd=options.max_cost_usd,
-        sandbox=options.sandbox, seed=options.seed,
+        sandbox=options.sandbox, seed=options.seed, slos=dict(options.slos),
+        judge=(f"{options.judge_provider}/{options.judge_model or 'default model'}"
+               if options.judge_provider else None),
+        project=str(options.project) if options.project else None,
     )
 
 

@@ -355,6 +355,12 @@ class RunConfig(_Model):
     sandbox: str | None = None
     #: The sampling seed sent to the provider (None: not sent, the provider's own sampling).
     seed: int | None = None
+    #: Service-level objectives the run was judged against (goodput): metric -> limit.
+    slos: dict[str, float] = Field(default_factory=dict)
+    #: The LLM judge of free-text criteria (``provider/model``), if any.
+    judge: str | None = None
+    #: The project the run's workspace started as a copy of (``--project``).
+    project: str | None = None
 
 
 class SessionRecord(_Model):
