@@ -27,11 +27,14 @@ __all__ = [
     "CostSummary",
     "GlobalFigures",
     "GroupStats",
+    "Goodput",
     "LatencyTable",
+    "MachineLoad",
     "PassAtK",
     "PlanStructure",
     "QualitySection",
     "Thresholds",
+    "Throughput",
     "TokenTotal",
 ]
 
@@ -60,6 +63,24 @@ class Thresholds(_Model):
     prefill_share_of_ttft: float = 0.50
 
 
+class MachineLoad(_Model):
+    """How busy the machine was while the bench ran (these VMs vary up to 10x with load).
+
+    ``load_*``: the 1-minute load average at the start and the end; ``cpu_steal_share``:
+    the share of CPU time the hypervisor took (``/proc/stat`` steal) over the bench;
+    ``busy``: load per CPU above 0.7, or steal above 5 %; ``warning`` says what to do.
+    """
+
+    cpu_count: int | None = None
+    load_start: float | None = None
+    load_end: float | None = None
+    load_max: float | None = None
+    cpu_steal_share: float | None = None
+    busy: bool = False
+    warning: str | None = None
+    note: str | None = None
+
+
 class BenchMeta(_Model):
     """What was benchmarked, how, and where."""
 
@@ -77,6 +98,11 @@ class BenchMeta(_Model):
     started_at: str
     finished_at: str | None = None
     environment: Environment | None = None
+    machine_load: MachineLoad | None = None
+    #: Service-level objectives of the goodput figures: metric -> limit (docs/metrics.md).
+    slos: dict[str, float] = Field(default_factory=dict)
+    #: The SLOs are the defaults (``Thresholds``), not ones the user gave with ``--slo``.
+    slos_default: bool = True
 
 
 class BenchRun(_Model):
@@ -175,6 +201,12 @@ class LatencyTable(_Model):
     server_prefill_ms: Distribution = Field(default_factory=_not_recorded)
     server_decode_ms_per_token: Distribution = Field(default_factory=_not_recorded)
     ttft_outside_prefill_ms: Distribution = Field(default_factory=_not_recorded)
+    #: Inter-token latency: every gap between content chunks, pooled over attempts (vLLM's
+    #: definition). Not TPOT: a chunk may hold several tokens.
+    itl_ms: Distribution = Field(default_factory=_not_recorded)
+    #: Where the output token counts behind TPOT came from (``server``, ``tokenizer``,
+    #: ``chunk_count``: then TPOT is per chunk, not per token).
+    tpot_provenance: list[str] = Field(default_factory=list)
 
     def rows(self, *, hide_unmeasured_server: bool = False) -> list[tuple[str, str, Distribution]]:
         """``(label, unit, distribution)`` for every metric, in report order.
@@ -196,6 +228,25 @@ class LatencyTable(_Model):
         return client + [r for r in server if r[2].n or not hide_unmeasured_server]
 
 
+class Throughput(_Model):
+    """Throughput per run: output tokens / makespan and requests (attempts) / makespan."""
+
+    output_tokens_per_s: Distribution
+    requests_per_s: Distribution
+    note: str | None = None
+
+
+class Goodput(_Model):
+    """Share of steps within every SLO (a failed or skipped step never is); per SLO too."""
+
+    slos: dict[str, float] = Field(default_factory=dict)
+    steps: int = 0
+    within: int = 0
+    goodput: float | None = None
+    per_slo: dict[str, float | None] = Field(default_factory=dict)
+    note: str | None = None
+
+
 class GroupStats(_Model):
     """Figures of one group of steps/attempts (a provider, a task type or a step id)."""
 
@@ -214,15 +265,26 @@ class GroupStats(_Model):
     tokens_output: TokenTotal
     cost_usd: float | None
     cost_note: str | None = None
+    output_tokens_per_s: float | None = None
 
 
 class PlanStructure(_Model):
-    """Schedule figures over runs: makespan, critical path, parallel efficiency."""
+    """Schedule figures over runs: makespan, critical path, parallel efficiency.
+
+    ``compute_critical_path_ms``: the critical path of the server-reported compute times
+    (where the server reports them): with a single-slot server, waiting inside the server
+    counts as service time, so the service-time critical path (and efficiency near 1.0)
+    hides steps that waited for each other; ``compute_gap_runs`` counts runs where the two
+    differ by more than half.
+    """
 
     makespan_ms: Distribution
     critical_path_ms: Distribution
     parallel_efficiency: Distribution
     critical_path: list[str] = Field(default_factory=list)
+    compute_critical_path_ms: Distribution = Field(default_factory=_not_recorded)
+    compute_parallel_efficiency: Distribution = Field(default_factory=_not_recorded)
+    compute_gap_runs: int = 0
 
 
 class CacheSection(_Model):
@@ -299,6 +361,8 @@ class Aggregates(_Model):
     """Everything computed from the measured runs' records."""
 
     global_figures: GlobalFigures
+    throughput: Throughput | None = None
+    goodput: Goodput | None = None
     latency_all: LatencyTable
     latency_successful: LatencyTable
     per_provider: list[GroupStats]

@@ -405,6 +405,8 @@ class RunRecord(_Model):
     critical_path_ms: float | None = None
     critical_path: list[str] = Field(default_factory=list)
     parallel_efficiency: float | None = None
+    #: The critical path of the server-reported compute times (None: not reported).
+    compute_critical_path_ms: float | None = None
     label: str | None = None
     #: sha256 of the plan file's bytes when the run started (resume refuses a changed plan).
     plan_sha256: str | None = None
