@@ -6,6 +6,9 @@
 * ``speculative``: A = ``speculative=off``, B = ``speculative=on`` (llama.cpp
   prompt-lookup decoding on the local model). Reports TPOT and TTR per task type, so
   refactoring steps (whose output repeats the prompt) can be read against the others.
+* ``workflow``: A = ``workflow=proto`` (generate, checks, repairs), B = ``workflow=prod``
+  (generate, a review pass, checks, repairs). Reports pass rates (first try and final),
+  cost and time: what the review pass buys, and what it costs.
 
 Each variant is a full bench (``A/`` and ``B/`` sub-directories with every report);
 ``comparison_report.md`` / ``comparison_data.json`` hold the differences with CIs and
@@ -24,12 +27,15 @@ from aetherflow.report.format import fmt_num
 
 __all__ = ["FOCUSED_KINDS", "focused_variants", "run_focused"]
 
-FOCUSED_KINDS = ("parallel", "speculative")
+FOCUSED_KINDS = ("parallel", "speculative", "workflow")
 
 _HEADLINE_METRICS = {
     "parallel": ("makespan", "makespan_p50", "parallel_efficiency", "step_time_p50",
                  "queue_latency_mean"),
     "speculative": ("tpot_mean", "tpot_p50", "ttr_mean", "output_tokens_mean"),
+    "workflow": ("pass_rate", "first_try_pass_rate", "plan_pass_rate", "cost_total",
+                 "cost_per_passed_step", "makespan", "step_time_p50",
+                 "repairs_per_passed_step"),
 }
 
 
@@ -42,6 +48,8 @@ def focused_variants(kind: str, overlay: Mapping[str, str]) -> tuple[dict[str, s
                                              "concurrency": base.get("concurrency", "4")}
     if kind == "speculative":
         return {**base, "speculative": "off"}, {**base, "speculative": "on"}
+    if kind == "workflow":
+        return {**base, "workflow": "proto"}, {**base, "workflow": "prod"}
     raise ConfigError(f"unknown focused benchmark {kind!r} (known: {', '.join(FOCUSED_KINDS)})")
 
 

@@ -54,6 +54,33 @@ def _positive_int(value: str) -> int:
     return n
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be positive")
+    return number
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        low = value.strip().lower()
+        if low not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return low
+    return parse
+
+
+_workflow = _choice("proto", "prod")
+_sandbox = _choice("auto", "bwrap", "process")
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "concurrency": _positive_int,
     "provider": str,
@@ -65,6 +92,13 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "step_timeout_s": float,
     "speculative": _on_off,
     "cache": _on_off,
+    "repairs": _non_negative_int,
+    "workflow": _workflow,
+    "review_provider": str,
+    "review_model": str,
+    "sandbox": _sandbox,
+    "check_memory_mb": _positive_int,
+    "max_cost_usd": _positive_float,
 }
 
 VALID_KEYS: tuple[str, ...] = tuple(_PARSERS)
