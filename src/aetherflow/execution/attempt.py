@@ -60,6 +60,7 @@ class _Collected:
     finish: str | None = None
     sink: TextSink | None = None
     pending: int = 0  # index in ``parts`` of the first chunk not yet given to ``sink``
+    pending_chars: int = 0
     batch_started: int = 0
 
     def add(self, text: str, at: int) -> None:
@@ -68,14 +69,14 @@ class _Collected:
             return
         if self.pending == len(self.parts) - 1:
             self.batch_started = at
-        if at - self.batch_started >= _BATCH_NS or sum(
-                len(p) for p in self.parts[self.pending:]) >= _BATCH_CHARS:
+        self.pending_chars += len(text)
+        if self.pending_chars >= _BATCH_CHARS or at - self.batch_started >= _BATCH_NS:
             self.flush()
 
     def flush(self) -> None:
         if self.sink is not None and self.pending < len(self.parts):
             batch = "".join(self.parts[self.pending:])
-            self.pending = len(self.parts)
+            self.pending, self.pending_chars = len(self.parts), 0
             self.sink(batch)
 
 

@@ -20,6 +20,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import time
@@ -206,6 +207,10 @@ class PlanExecutor:
         self._last_snapshot = 0.0
         self._snapshot_cost = 0.0
         self._session = SessionRecord(session=session, started_at="", pid=os.getpid())
+        #: This session's prompts and final answers, written as files when it ends: a run
+        #: creates no file per step while it runs (the journal holds them durably).
+        self._prompts: dict[str, list[dict[str, str]]] = {}
+        self._answers: dict[str, str] = {}
 
     # --- the run -------------------------------------------------------------------------
     async def run(self) -> RunRecord:
@@ -237,6 +242,17 @@ class PlanExecutor:
     def _journal(self, event: dict[str, Any]) -> None:
         if self.run_dir.journal is not None:
             self.run_dir.journal.append(event)
+
+    def _journal_with_record(self, event: dict[str, Any], record_json: str) -> None:
+        """``event`` plus ``"record": <record_json>`` as one line (pydantic serialises the
+        record directly to JSON: no intermediate dict, no second encoding pass)."""
+        if self.run_dir.journal is not None:
+            head = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+            self.run_dir.journal.append_raw(f'{head[:-1]},"record":{record_json}}}')
+
+    def _journal_attempt(self, step_id: str, outcome: AttemptOutcome) -> None:
+        self._journal_with_record({"e": "attempt", "session": self.session, "step": step_id,
+                                   "text": outcome.text}, outcome.record.model_dump_json())
 
     async def _schedule(self) -> None:
         steps = {s.id: s for s in self.plan.steps}
@@ -314,14 +330,20 @@ class PlanExecutor:
         self._results[step_id] = rec
         self._outputs[step_id] = entry.output
         self._files.record(step_id, entry.files)
+        if rec.output_file and not (self.run_dir.path / rec.output_file).exists():
+            # the earlier session died before writing its files: write them from the journal
+            self._answers[step_id] = entry.output
+            if entry.prompt:
+                self._prompts[step_id] = entry.prompt
         self.observer.on_step_end(rec)
 
     def _store(self, rec: StepRecord, files: Mapping[str, str] | None = None,
                output: str = "") -> None:
         self._results[rec.step_id] = rec
-        self._journal({"e": "step", "session": self.session, "step": rec.step_id,
-                       "record": rec.model_dump(mode="json", exclude={"attempts"}),
-                       "files": dict(files or {}), "output": output})
+        self._journal_with_record(
+            {"e": "step", "session": self.session, "step": rec.step_id,
+             "files": dict(files or {}), "output": output},
+            rec.model_dump_json(exclude={"attempts"}))
         self.observer.on_step_end(rec)
         self._maybe_snapshot()
 
@@ -350,8 +372,10 @@ class PlanExecutor:
             self.plan, step, self._outputs, plan_dir=self.plan_dir,
             max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
         )
-        self.run_dir.write_prompt(step.id, [{"role": m.role, "content": m.content}
-                                            for m in request.messages])
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        self._journal({"e": "prompt", "session": self.session, "step": step.id,
+                       "messages": messages})
+        self._prompts[step.id] = messages
         chain = list(self.providers(step))
         try:
             await self._generate(state, chain, request, deadline)
@@ -368,8 +392,7 @@ class PlanExecutor:
             state.failed = state.failed or not state.answer
         record = await self._finish_step(state)
         ok = bool(state.answer) and not state.failed
-        return _StepResult(record, dict(state.own_files) if ok else {},
-                           state.answer if ok else "")
+        return _StepResult(record, dict(state.own_files) if ok else {}, state.answer)
 
     def _resume_outcomes(self, step_id: str) -> list[AttemptOutcome]:
         entry = self._in_flight_before.pop(step_id, None)
@@ -492,9 +515,7 @@ class PlanExecutor:
                            "attempt": number, "text": text})
 
         def interrupted(outcome: AttemptOutcome) -> None:
-            self._journal({"e": "attempt", "session": self.session, "step": step_id,
-                           "record": outcome.record.model_dump(mode="json"),
-                           "text": outcome.text})
+            self._journal_attempt(step_id, outcome)
 
         outcome = await run_attempt(
             provider, sent, attempt_no=number, step_id=step_id, origin_ns=self._origin,
@@ -504,8 +525,7 @@ class PlanExecutor:
             on_interrupted=interrupted,
         )
         state.outcomes.append(outcome)
-        self._journal({"e": "attempt", "session": self.session, "step": step_id,
-                       "record": outcome.record.model_dump(mode="json"), "text": outcome.text})
+        self._journal_attempt(step_id, outcome)
         self._charge(outcome)
         return outcome
 
@@ -575,9 +595,9 @@ class PlanExecutor:
             truncated=any(r.truncated for r in records if r.status == "ok"),
             validation_ms=state.validation_ns / 1e6 if state.validation_ns else None,
         )
-        if state.answer:
-            rec.output_file = self.run_dir.write_step_output(step.id, state.answer).relative_to(
-                self.run_dir.path).as_posix()
+        if state.answer:  # written with the others when the session ends (one file each)
+            rec.output_file = f"step_outputs/{step.id}.md"
+            self._answers[step.id] = state.answer
         if state.failed or not state.answer:
             rec.reason = state.reason or "no answer"
         elif state.refused:
@@ -641,6 +661,7 @@ class PlanExecutor:
                            "run_status": status, "finished_at": rec.finished_at,
                            "makespan_ms": self._session.makespan_ms})
             self.run_dir.write_record(rec)
+            self.run_dir.write_step_files(self._prompts, self._answers)
         except (OSError, RunDirectoryError):
             pass  # the run directory is gone or full: the caller reports it
 

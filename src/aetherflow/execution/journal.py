@@ -11,6 +11,7 @@ Events (``"e"`` names the kind; every event carries ``"session"``):
 
 * ``session``: a process started (or resumed) the run: pid, options, plan hash, the run
   header (the first session only);
+* ``prompt``: the messages of a step's first request;
 * ``text``: a batch of streamed text of an attempt still in flight (bounded batches);
 * ``attempt``: an attempt ended: its full :class:`AttemptRecord` and its text;
 * ``step``: a step ended: its :class:`StepRecord` without attempts (they are in the
@@ -151,6 +152,7 @@ class StepEntry:
     record: StepRecord | None = None
     files: dict[str, str] = field(default_factory=dict)
     output: str = ""
+    prompt: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -203,6 +205,8 @@ def load_state(path: Path) -> JournalState:
             entry.files = dict(ev.get("files", {}))
             entry.output = ev.get("output", "")
             state.order.append(ev["step"])
+        elif kind == "prompt":
+            state.entry(ev["step"]).prompt = list(ev.get("messages", []))
         elif kind == "warning":
             state.warnings.append(ev["text"])
         elif kind == "end":

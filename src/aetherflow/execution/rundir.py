@@ -5,8 +5,8 @@
   journal.jsonl      append-only events: the crash-safe source of truth (execution/journal.py)
   run.json           the run record, rebuilt from the journal at the end and at an interval
   run.lock           held (flock) by the process running the run: free lock + "running" = crashed
-  step_outputs/      <step_id>.md: each step's final answer
-  prompts/           <step_id>.json: the messages each step's first request sent
+  step_outputs/      <step_id>.md: each step's final answer      } written when a session
+  prompts/           <step_id>.json: its first request's messages } ends (also in the journal)
   workspace/         the files the steps wrote, in the order they finished
 ```
 """
@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,14 @@ class RunDirectory:
         """Keep the messages of a step's first request (``prompts/<step_id>.json``)."""
         self._write(self.prompts / f"{step_id}.json",
                     json.dumps({"step_id": step_id, "messages": messages}, indent=1))
+
+    def write_step_files(self, prompts: Mapping[str, list[dict[str, str]]],
+                         answers: Mapping[str, str]) -> None:
+        """Write ``prompts/<step>.json`` and ``step_outputs/<step>.md`` (end of a session)."""
+        for step_id, messages in prompts.items():
+            self.write_prompt(step_id, messages)
+        for step_id, text in answers.items():
+            self.write_step_output(step_id, text)
 
     def write_record(self, record: RunRecord) -> None:
         """Atomically replace ``run.json`` with ``record``."""

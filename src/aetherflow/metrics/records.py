@@ -419,3 +419,10 @@ class RunRecord(_Model):
     def _from_v1(cls, data: Any) -> Any:
         """Version 1 executed no check: a run that "succeeded" is ``unvalidated``."""
         return _v1_status(data, "succeeded", "unvalidated")
+
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio formats a finished task's result (this record) when it
+        # restores signal handlers, and pydantic's full repr of a 10,000-step run takes
+        # seconds only to be truncated.
+        return (f"RunRecord(run_id={self.run_id!r}, status={self.status!r}, "
+                f"steps={len(self.steps)})")

@@ -61,7 +61,7 @@ class AnthropicEventParser:
         """Parse one named event (values of an unexpected JSON type are ignored)."""
         if not event.data.strip():
             return []
-        data = decode_json_data(event, self.provider, "".join(self.text))
+        data = decode_json_data(event, self.provider, self.text)
         if not isinstance(data, dict):
             return []
         kind = str(data.get("type") or event.event)

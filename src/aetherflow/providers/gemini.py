@@ -64,7 +64,7 @@ class GeminiChunkParser:
         are ignored)."""
         if not event.data.strip():
             return []
-        chunk = decode_json_data(event, self.provider, "".join(self.text))
+        chunk = decode_json_data(event, self.provider, self.text)
         if isinstance(chunk, list):  # tolerate a JSON-array framed chunk
             chunk = chunk[0] if chunk else {}
         if not isinstance(chunk, dict):

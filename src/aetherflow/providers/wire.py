@@ -18,7 +18,7 @@ An :class:`~aetherflow.providers.base.ErrorEvent` ends the stream: nothing follo
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Protocol
 
 from aetherflow.errors import ProviderStreamError
@@ -60,16 +60,19 @@ class StreamParser(Protocol):
         ...
 
 
-def decode_json_data(event: SSEEvent, provider: str, partial_text: str) -> Any:
+def decode_json_data(event: SSEEvent, provider: str, text_so_far: Sequence[str]) -> Any:
     """The JSON in ``event.data``.
 
     Data that is not JSON raises ``ProviderStreamError`` of kind ``malformed``, or of kind
     ``truncated`` when the event was cut off by the end of the stream
-    (``event.terminated`` False): the server stopped mid-event.
+    (``event.terminated`` False): the server stopped mid-event. ``text_so_far`` (the
+    content pieces received before) is joined only then, as the error's partial text:
+    joining it for every chunk would make a stream quadratic in its length.
     """
     try:
         return json.loads(event.data)
     except (ValueError, RecursionError):  # JSONDecodeError, int-digit limit, deep nesting
+        partial_text = "".join(text_so_far)
         if not event.terminated:
             raise truncated(provider, "the end of its last event", partial_text) from None
         raise ProviderStreamError(
@@ -161,7 +164,7 @@ class OpenAIChunkParser:
         if event.data.strip() == "[DONE]":
             self.finished = True
             return []
-        chunk = decode_json_data(event, self.provider, "".join(self.text))
+        chunk = decode_json_data(event, self.provider, self.text)
         if not isinstance(chunk, dict):
             return []
         if chunk.get("error"):
