@@ -39,6 +39,9 @@ class RequestRecord:
     streamed_tokens: int = 0
     finish: str | None = None
     reply_source: str | None = None
+    #: Index of the profile's reply rule that answered (None: the default filler): tests use
+    #: one rule per plan step to count the requests each step made.
+    reply_rule: int | None = None
     ttft_ms: float | None = None
     decode_ms_per_output_token: float | None = None
     token_offsets_ms: list[float] = field(default_factory=list)

@@ -18,7 +18,7 @@ from aetherflow.emulator.latency import plan_timing
 from aetherflow.emulator.parsing import BadRequest, ParsedRequest, parse_body
 from aetherflow.emulator.profile import EmulatorProfile, FaultRule
 from aetherflow.emulator.records import RequestRecord
-from aetherflow.emulator.replies import choose_reply, filler_tokens
+from aetherflow.emulator.replies import choose_rule, filler_tokens
 from aetherflow.emulator.streaming import Exchange, send_complete, send_stream
 from aetherflow.emulator.tokenizer import tokenize, tokenize_all
 from aetherflow.emulator.wire import DEFAULT_MODEL, StreamContext, UsageTruth, Wire, wire_for
@@ -153,8 +153,10 @@ async def _parse(request: web.Request, kind: str) -> ParsedRequest:
 def _reply_tokens(
     state: EmulatorState, provider: str, parsed: ParsedRequest, record: RequestRecord
 ) -> tuple[list[str], str]:
-    scripted = choose_reply(state.profile.replies, provider, parsed.prompt_text)
+    rule = choose_rule(state.profile.replies, provider, parsed.prompt_text)
+    scripted = None if rule is None else state.profile.replies[rule].reply
     record.reply_source = "script" if scripted is not None else "default"
+    record.reply_rule = rule
     default_n = state.profile.for_provider(provider).default_output_tokens
     tokens = tokenize(scripted) if scripted is not None else filler_tokens(default_n)
     limit = parsed.max_tokens
