@@ -113,7 +113,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
                 continue
             asked_before = _per_step(_requests(emu.url)[before:])
             resumed = _cli("run", "--resume", str(run_dir), "--quiet", env=env)
-            out, err = resumed.communicate(timeout=120)
+            _, err = resumed.communicate(timeout=120)
             assert resumed.returncode == 0, err
             record = RunRecord.model_validate_json((run_dir / "run.json").read_text())
             assert record.status in ("passed", "unvalidated"), record.status
