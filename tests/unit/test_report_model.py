@@ -186,7 +186,19 @@ def test_markdown_shows_known_statistics_and_answers() -> None:
 def test_analysis_flags_slow_ttft() -> None:
     runs = [make_run("r", [make_step("a", [3000.0, 3000.0], status="passed")])]
     answers = {a.question.split("?")[0]: a.answer for a in analyse(make_data(runs))}
-    assert answers["Is performance acceptable"].startswith("no: TTFT p50 3,000.0 ms > 2000")
+    assert answers["Is performance acceptable"].startswith("no: goodput 0.0% (0 of 1 steps")
+    assert "ttft_ms met by 0.0%; tpot_ms met by 100.0%" in answers["Is performance acceptable"]
+
+
+def test_goodput_counts_failed_steps_as_outside_and_uses_the_given_slos() -> None:
+    from aetherflow.bench.aggregate import goodput
+
+    runs = [make_run("r", [make_step("a", [100.0]), make_step("b", [5000.0]),
+                           make_step("c", [50.0], status="failed")], status="failed")]
+    good = goodput(runs, {"ttft_ms": 1000.0})
+    assert (good.steps, good.within, good.goodput) == (3, 1, 1 / 3)
+    assert good.per_slo == {"ttft_ms": 2 / 3}  # c met the SLO but failed: not goodput
+    assert goodput(runs, {"ttft_ms": 10_000.0}).within == 2
 
 
 def test_rerender_from_stored_json_is_identical(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def test_unreported_server_figures_are_na_with_the_most_common_reason() -> None:
     assert table.server_prefill_ms.note == "emu: no server timings"
     assert table.ttft_outside_prefill_ms.note == "emu: no server timings"
     # compact views hide them; the full list keeps them (as n/a with the reason)
-    assert len(table.rows()) == 8 and len(table.rows(hide_unmeasured_server=True)) == 5
+    assert len(table.rows()) == 9 and len(table.rows(hide_unmeasured_server=True)) == 6
 
 
 def test_markdown_shows_server_rows_with_values_or_reasons() -> None:
@@ -95,7 +95,8 @@ def test_markdown_shows_server_rows_with_values_or_reasons() -> None:
     assert "| TTFT outside prefill (ms) | 1 | 30.0 |" in md
     na = render_markdown(make_data())
     assert "server prefill (ms)" in na and "not recorded (written before" in na
-    assert "| TPOT (ms/token, not ITL) |" in na  # the table says it is not ITL
+    assert "| TPOT (ms/token, tokens from server; not ITL) |" in na  # not ITL, says why
+    assert "| ITL (ms, pooled gaps between chunks) |" in na
 
 
 def test_older_records_load_with_explicit_not_recorded_reasons() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from aetherflow.bench.model import (
     Aggregates,
@@ -19,11 +19,13 @@ from aetherflow.bench.model import (
     CodeQualitySummary,
     CostSummary,
     GlobalFigures,
+    Goodput,
     GroupStats,
     LatencyTable,
     PassAtK,
     PlanStructure,
     QualitySection,
+    Throughput,
     TokenTotal,
 )
 from aetherflow.metrics.records import (
@@ -36,10 +38,13 @@ from aetherflow.metrics.records import (
 from aetherflow.metrics.stats import rate, summarize
 
 __all__ = [
+    "COMPUTE_GAP_SHARE",
+    "DEFAULT_SLOS",
     "QUALITY_UNCHECKED_REASON",
     "all_attempts",
     "all_steps",
     "compute_aggregates",
+    "goodput",
     "latency_table",
     "pass_at_k",
     "pass_rate",
@@ -91,6 +96,10 @@ def latency_table(attempts: Sequence[AttemptRecord], population: str) -> Latency
         server_decode_ms_per_token=summarize(
             (a.server_timing.decode_ms_per_token for a in attempts), server),
         ttft_outside_prefill_ms=summarize((_outside_prefill(a) for a in attempts), server),
+        itl_ms=summarize((gap for a in attempts for gap in a.timing.itl_ms),
+                         empty or "no attempt streamed two content chunks"),
+        tpot_provenance=sorted({a.usage.output.provenance for a in attempts
+                                if a.timing.tpot_ms is not None and a.usage.output.provenance}),
     )
 
 
@@ -216,7 +225,14 @@ def _grouped(steps: Sequence[StepRecord], key: Callable[[StepRecord], str]) -> l
     return [_group(k, v, all_attempts(v)) for k, v in sorted(groups.items())]
 
 
-def _per_provider(steps: Sequence[StepRecord]) -> list[GroupStats]:
+def _tokens_per_s(attempts: Sequence[AttemptRecord], seconds: float) -> float | None:
+    counts = [a.usage.output.value for a in attempts]
+    if not seconds or not counts or any(c is None for c in counts):
+        return None
+    return sum(c or 0 for c in counts) / seconds
+
+
+def _per_provider(steps: Sequence[StepRecord], seconds: float = 0.0) -> list[GroupStats]:
     """Attempts grouped by the provider that served them; steps by their final provider."""
     attempts: dict[str, list[AttemptRecord]] = {}
     for a in all_attempts(steps):
@@ -226,17 +242,36 @@ def _per_provider(steps: Sequence[StepRecord]) -> list[GroupStats]:
         if s.provider:
             by_step.setdefault(s.provider, []).append(s)
     keys = sorted(set(attempts) | set(by_step))
-    return [_group(k, by_step.get(k, []), attempts.get(k, [])) for k in keys]
+    groups = [_group(k, by_step.get(k, []), attempts.get(k, [])) for k in keys]
+    for g in groups:  # the provider's output tokens over the runs' wall time
+        g.output_tokens_per_s = _tokens_per_s(attempts.get(g.key, []), seconds)
+    return groups
+
+
+#: A run whose compute critical path is below this share of its service-time critical path
+#: is flagged: its steps waited inside the server for each other.
+COMPUTE_GAP_SHARE = 0.5
 
 
 def _structure(runs: Sequence[RunRecord]) -> PlanStructure:
     paths = Counter(tuple(r.critical_path) for r in runs if r.critical_path)
+    unreported = "the server reported no compute time (only the embedded llama.cpp does)"
+    gaps = sum(1 for r in runs if r.compute_critical_path_ms is not None
+               and r.critical_path_ms
+               and r.compute_critical_path_ms < COMPUTE_GAP_SHARE * r.critical_path_ms)
     return PlanStructure(
         makespan_ms=summarize((r.makespan_ms for r in runs), "no run finished"),
         critical_path_ms=summarize((r.critical_path_ms for r in runs), "no critical path"),
         parallel_efficiency=summarize((r.parallel_efficiency for r in runs),
                                       "no parallel efficiency"),
         critical_path=list(paths.most_common(1)[0][0]) if paths else [],
+        compute_critical_path_ms=summarize((r.compute_critical_path_ms for r in runs),
+                                           unreported),
+        compute_parallel_efficiency=summarize(
+            (r.compute_critical_path_ms / r.makespan_ms
+             if r.compute_critical_path_ms is not None and r.makespan_ms else None
+             for r in runs), unreported),
+        compute_gap_runs=gaps,
     )
 
 
@@ -363,16 +398,87 @@ def _quality(runs: Sequence[RunRecord]) -> QualitySection:
     )
 
 
-def compute_aggregates(runs: Sequence[RunRecord], cache_setting: str | None = None) -> Aggregates:
-    """Every aggregate of ``runs`` (pass the measured runs only: warm-ups excluded)."""
+#: The SLOs goodput uses when the user gives none (``--slo``); shown as defaults.
+DEFAULT_SLOS: dict[str, float] = {"ttft_ms": 2000.0, "tpot_ms": 100.0}
+
+
+def _throughput(runs: Sequence[RunRecord]) -> Throughput:
+    """Per run: measured output tokens / makespan and attempts / makespan (per second)."""
+    tokens: list[float | None] = []
+    requests: list[float | None] = []
+    provenances: set[str] = set()
+    for r in runs:
+        seconds = (r.makespan_ms or 0.0) / 1000
+        attempts = all_attempts(r.steps)
+        counts = [a.usage.output for a in attempts]
+        if not seconds or any(c.value is None for c in counts):
+            tokens.append(None)
+        else:
+            tokens.append(sum(c.value or 0 for c in counts) / seconds)
+            provenances |= {c.provenance for c in counts if c.provenance}
+        requests.append(len(attempts) / seconds if seconds else None)
+    note = None
+    if "chunk_count" in provenances:
+        note = "some output tokens are streamed-chunk counts (no usage, no tokenizer)"
+    return Throughput(
+        output_tokens_per_s=summarize(tokens, "no run with a makespan and every output "
+                                              "token count measured"),
+        requests_per_s=summarize(requests, "no run with a makespan"),
+        note=note)
+
+
+def _step_metric(step: StepRecord, name: str) -> float | None:
+    """A step's value of an SLO metric: its last attempt's TTFT/TPOT/TTR, or its time."""
+    if name == "step_time_ms":
+        return step.step_time_ms
+    last = step.attempts[-1] if step.attempts else None
+    if last is None:
+        return None
+    return {"ttft_ms": last.timing.ttft_ms, "tpot_ms": last.timing.tpot_ms,
+            "ttr_ms": last.timing.ttr_ms}.get(name)
+
+
+def goodput(runs: Sequence[RunRecord], slos: Mapping[str, float]) -> Goodput:
+    """The share of steps that did not fail and met every SLO (a metric the step did not
+    measure, e.g. TPOT of a one-token answer, does not count against it); per SLO, the share
+    of the steps that measured it which met it."""
+    steps = all_steps(runs)
+    if not steps:
+        return Goodput(slos=dict(slos), note="no steps")
+    within = 0
+    per: dict[str, list[bool]] = {name: [] for name in slos}
+    for s in steps:
+        ok = s.status in ("passed", "unvalidated")
+        for name, limit in slos.items():
+            value = _step_metric(s, name)
+            if value is None:
+                continue
+            per[name].append(value <= limit)
+            ok = ok and value <= limit
+        within += ok
+    return Goodput(slos=dict(slos), steps=len(steps), within=within,
+                   goodput=within / len(steps),
+                   per_slo={k: (sum(v) / len(v) if v else None) for k, v in per.items()},
+                   note="a failed or skipped step is never within the SLOs")
+
+
+def compute_aggregates(runs: Sequence[RunRecord], cache_setting: str | None = None,
+                       slos: Mapping[str, float] | None = None) -> Aggregates:
+    """Every aggregate of ``runs`` (pass the measured runs only: warm-ups excluded).
+
+    ``slos`` bound the goodput (default: the runs' own ``--slo`` values, else
+    :data:`DEFAULT_SLOS`)."""
     steps = all_steps(runs)
     attempts = all_attempts(steps)
+    chosen = dict(slos or next((r.config.slos for r in runs if r.config.slos), {})
+                  or DEFAULT_SLOS)
     return Aggregates(
-        global_figures=_global(runs),
+        global_figures=_global(runs), throughput=_throughput(runs),
+        goodput=goodput(runs, chosen),
         latency_all=latency_table(attempts, "all attempts"),
         latency_successful=latency_table([a for a in attempts if a.status == "ok"],
                                          "successful attempts only"),
-        per_provider=_per_provider(steps),
+        per_provider=_per_provider(steps, sum((r.makespan_ms or 0.0) for r in runs) / 1000),
         per_task_type=_grouped(steps, lambda s: s.type),
         per_step=_grouped(steps, lambda s: s.step_id),
         plan_structure=_structure(runs),

@@ -214,9 +214,12 @@ class LatencyTable(_Model):
         ``hide_unmeasured_server`` drops the server-reported rows nobody reported (for
         compact views; the Markdown and HTML reports show them as n/a with the reason).
         """
+        tokens = ", ".join(self.tpot_provenance) or "n/a"
+        per = "chunk" if self.tpot_provenance == ["chunk_count"] else "token"
         client = [
             ("TTFT", "ms", self.ttft_ms), ("TTR", "ms", self.ttr_ms),
-            ("TPOT", "ms/token, not ITL", self.tpot_ms),
+            ("TPOT", f"ms/{per}, tokens from {tokens}; not ITL", self.tpot_ms),
+            ("ITL", "ms, pooled gaps between chunks", self.itl_ms),
             ("queue latency", "ms", self.queue_latency_ms),
             ("network overhead", "ms", self.network_overhead_ms),
         ]

@@ -22,8 +22,14 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from aetherflow.bench.aggregate import compute_aggregates
-from aetherflow.bench.model import BenchmarkData, BenchMeta, BenchRun, Thresholds
+from aetherflow.bench.aggregate import DEFAULT_SLOS, compute_aggregates
+from aetherflow.bench.model import (
+    BenchmarkData,
+    BenchMeta,
+    BenchRun,
+    MachineLoad,
+    Thresholds,
+)
 from aetherflow.bench.overlay import apply_overlay
 from aetherflow.errors import (
     ConfigError,
@@ -40,7 +46,7 @@ from aetherflow.execution.runner import (
     resume_run_async,
     run_plan_async,
 )
-from aetherflow.metrics.environment import capture_environment
+from aetherflow.metrics.environment import LoadSample, capture_environment, sample_load
 from aetherflow.metrics.records import RunRecord
 from aetherflow.plan.loader import load_plan
 from aetherflow.providers.local_server import shared_local_servers
@@ -54,6 +60,7 @@ __all__ = [
     "build_benchmark_data",
     "load_bench_spec",
     "load_benchmark_data",
+    "machine_load",
     "run_bench_async",
     "server_mode",
     "write_benchmark_data",
@@ -122,7 +129,8 @@ def build_benchmark_data(meta: BenchMeta, runs: Sequence[BenchRun],
     measured = [r.record for r in runs if not r.warmup]
     cache = meta.overlay.get("cache")
     return BenchmarkData(meta=meta, thresholds=thresholds or Thresholds(), runs=list(runs),
-                         aggregates=compute_aggregates(measured, cache_setting=cache))
+                         aggregates=compute_aggregates(measured, cache_setting=cache,
+                                                       slos=meta.slos or None))
 
 
 def write_benchmark_data(data: BenchmarkData, out_dir: Path) -> Path:
@@ -159,6 +167,36 @@ def load_benchmark_data(path: Path) -> BenchmarkData:
         raise CorruptResultError(f"{file}: corrupt ({one_line_error(exc)})") from None
 
 
+#: Load per CPU, and hypervisor steal share, above which a bench's timings are suspect.
+BUSY_LOAD_PER_CPU = 0.7
+BUSY_STEAL_SHARE = 0.05
+
+
+def machine_load(samples: Sequence[LoadSample], cpus: int | None) -> MachineLoad:
+    """How busy the machine was over ``samples`` (the first and last bound the steal)."""
+    loads = [s.load1 for s in samples if s.load1 is not None]
+    first, last = samples[0], samples[-1]
+    steal = None
+    if (first.cpu_total is not None and last.cpu_total is not None
+            and first.cpu_steal is not None and last.cpu_steal is not None
+            and last.cpu_total > first.cpu_total):
+        steal = (last.cpu_steal - first.cpu_steal) / (last.cpu_total - first.cpu_total)
+    peak = max(loads) if loads else None
+    reasons = []
+    if peak is not None and cpus and peak / cpus > BUSY_LOAD_PER_CPU:
+        reasons.append(f"load average reached {peak:.2f} on {cpus} CPUs")
+    if steal is not None and steal > BUSY_STEAL_SHARE:
+        reasons.append(f"the hypervisor took {steal:.0%} of the CPU time (steal)")
+    return MachineLoad(
+        cpu_count=cpus, load_start=loads[0] if loads else None,
+        load_end=loads[-1] if loads else None, load_max=peak, cpu_steal_share=steal,
+        busy=bool(reasons),
+        warning=("the machine was busy (" + "; ".join(reasons) + "): timings may be slower "
+                 "and noisier than on a quiet machine; compare only side by side in one "
+                 "run, or re-run when the machine is idle") if reasons else None,
+        note=None if loads else "no load average on this system")
+
+
 def _meta(spec: BenchSpec, options: RunOptions, bench_id: int, task_id: str) -> BenchMeta:
     return BenchMeta(
         plan=str(spec.plan), task_id=task_id, label=spec.label, repeats=spec.repeats,
@@ -166,6 +204,7 @@ def _meta(spec: BenchSpec, options: RunOptions, bench_id: int, task_id: str) -> 
         model=options.model, bench_id=bench_id,
         server_mode=server_mode(options, spec.fresh_server),
         started_at=datetime.now(UTC).isoformat(), environment=capture_environment(),
+        slos=dict(options.slos) or dict(DEFAULT_SLOS), slos_default=not options.slos,
     )
 
 
@@ -265,6 +304,7 @@ async def run_bench_async(
         sharing = (contextlib.nullcontext(None) if spec.fresh_server
                    else shared_local_servers())
         with sharing as servers:
+            loads = [sample_load()]
             for n, (index, warm, run_dir) in enumerate(schedule, start=1):
                 obs.on_repeat_start(n, len(schedule), warm)
                 label = f"{spec.label}:warmup" if warm and spec.label else spec.label
@@ -283,6 +323,8 @@ async def run_bench_async(
                     server_startup_s=use.startup_s if use else None))
                 meta.emulated = meta.emulated or record.config.emulated
                 meta.model = meta.model or record.config.model
+                loads.append(sample_load())
+                meta.machine_load = machine_load(loads, os.cpu_count())
                 data = build_benchmark_data(meta, runs, spec.thresholds)
                 write_benchmark_data(data, spec.output)
         meta.finished_at = datetime.now(UTC).isoformat()

@@ -623,6 +623,17 @@ class PlanExecutor:
         rec.service_time_ms = rec.step_time_ms - waited
         return rec
 
+    def _compute_times(self) -> dict[str, float] | None:
+        """Each step's server-reported compute (all its attempts), or None when some attempt
+        has none (only the embedded llama.cpp server reports it)."""
+        out: dict[str, float] = {}
+        for step_id, rec in self._results.items():
+            values = [a.server_timing.compute_ms for a in rec.attempts]
+            if any(v is None for v in values):
+                return None
+            out[step_id] = sum(v or 0.0 for v in values)
+        return out if any(self._results[s].attempts for s in out) else None
+
     async def _quality(self, files: Mapping[str, str]) -> Any:
         if not any(k.endswith(".py") for k in files):
             return None
@@ -649,6 +660,9 @@ class PlanExecutor:
             cp, path = critical_path(deps, durations)
             rec.critical_path_ms, rec.critical_path = cp, path
             rec.parallel_efficiency = cp / rec.makespan_ms if rec.makespan_ms else None
+            compute = self._compute_times()
+            if compute is not None:
+                rec.compute_critical_path_ms = critical_path(deps, compute)[0]
         if self._unpriced and self.settings.max_cost_usd is not None:
             rec.warnings.append(f"--max-cost-usd could not count {self._unpriced} unpriced "
                                 "attempt(s)")

@@ -49,6 +49,9 @@ def _succeeded(data: BenchmarkData) -> Answer:
 
 
 def _performance(data: BenchmarkData) -> Answer:
+    good = data.aggregates.goodput
+    if good is not None and good.slos:
+        return _goodput_answer(data)
     t, lat = data.thresholds, data.aggregates.latency_all
     q = (f"Is performance acceptable? (thresholds: TTFT p50 <= {t.ttft_p50_ms:g} ms, "
          f"TTFT p95 <= {t.ttft_p95_ms:g} ms, TPOT p50 <= {t.tpot_p50_ms:g} ms/token)")
@@ -63,6 +66,25 @@ def _performance(data: BenchmarkData) -> Answer:
     if over:
         return Answer(q, f"no: {'; '.join(over)} (all attempts)")
     return Answer(q, f"yes: {seen} (all attempts)")
+
+
+def _goodput_answer(data: BenchmarkData) -> Answer:
+    """Judged against the SLOs (the user's ``--slo``, else the documented defaults)."""
+    good = data.aggregates.goodput
+    assert good is not None
+    which = "default SLOs (set your own with --slo)" if data.meta.slos_default else "your SLOs"
+    slos = ", ".join(f"{k} <= {v:g}" for k, v in good.slos.items())
+    q = f"Is performance acceptable? ({which}: {slos} per step)"
+    if good.goodput is None:
+        return Answer(q, f"n/a ({good.note})")
+    per = "; ".join(f"{k} met by {fmt_pct(v)}" for k, v in good.per_slo.items())
+    verdict = "yes" if good.within == good.steps else ("partly" if good.within else "no")
+    text = (f"{verdict}: goodput {fmt_pct(good.goodput)} ({good.within} of {good.steps} "
+            f"steps did not fail and met every SLO); {per}")
+    load = data.meta.machine_load
+    if load is not None and load.busy:
+        text += f". Careful: {load.warning}"
+    return Answer(q, text)
 
 
 def _cost(data: BenchmarkData) -> Answer:
@@ -132,6 +154,11 @@ def _improvements(data: BenchmarkData) -> list[str]:
                     "steps wait for a concurrency slot; raise concurrency (if the provider "
                     "keeps up)")
     tips += _ttft_split(data)
+    if ps.compute_gap_runs:
+        tips.append(f"in {ps.compute_gap_runs} run(s) the server's compute critical path is "
+                    "under half the service-time one: steps waited inside the server (a "
+                    "single-slot server serialises them), so parallel efficiency overstates "
+                    "the schedule; more server slots, not more concurrency, would help")
     if g.pass_rate is not None and g.pass_rate < t.pass_rate:
         tips.append(f"pass rate {fmt_pct(g.pass_rate)}: fix or reroute the failing steps "
                     "(see the steps and verdicts table); --repairs gives a model its failing "
