@@ -214,3 +214,25 @@ async def test_resume_refuses_a_changed_plan_and_a_finished_run(tmp_path: Path) 
     await _run(tmp_path, [_step("a", criteria=[])])
     with pytest.raises(ConfigError, match="already finished"):
         await resume_run_async(tmp_path / "run", resolver=_resolve, pricer=_free)
+
+
+async def test_a_judge_gives_labelled_opinions_that_never_decide(tmp_path: Path) -> None:
+    def script(step: str, n: int, request: ChatRequest) -> str:
+        if request.step_type == "judge":
+            return ('Here: [{"criterion": 1, "verdict": "pass", "reason": "clear"}, '
+                    '{"criterion": 2, "verdict": "fail", "reason": "no docstring"}]')
+        return RIGHT
+
+    install(script)
+    rec = await _run(tmp_path, [_step("a", criteria=["the code is clear", "it has docs"]),
+                                _step("b", criteria=[*CHECKED, "it is fast"])],
+                     judge_provider=NAME)
+    a, b = rec.steps
+    assert a.status == "unvalidated"  # opinions only: nothing executed
+    assert [(v.method, v.status) for v in a.validation] == [("judge", "passed"),
+                                                           ("judge", "failed")]
+    assert "no docstring" in (a.validation[1].reason or "")
+    assert len(a.judge_attempts) == 1 and a.judge_attempts[0].kind == "judge"
+    assert b.status == "passed"  # decided by the executed checks alone
+    assert [(v.method, v.status) for v in b.validation] == [
+        ("executed", "passed"), ("executed", "passed"), ("judge", "passed")]

@@ -128,3 +128,15 @@ def test_backoff_is_full_jitter_and_honours_retry_after_up_to_the_cap() -> None:
     assert backoff_delay(1, limited, settings, rng) == 30.0
     polite = ProviderHTTPError("429", status=429, retry_after_s=2)
     assert backoff_delay(1, polite, settings, rng) == 2.0
+
+
+def test_judge_replies_parse_strictly() -> None:
+    from aetherflow.validation.judge import parse_judge_reply
+
+    ok = parse_judge_reply(["a", "b"], '[{"criterion": 2, "verdict": "FAIL", "reason": "x"},'
+                           ' {"criterion": 1, "verdict": "pass"}]', "j")
+    assert [(v.status, v.method) for v in ok] == [("passed", "judge"), ("failed", "judge")]
+    missing = parse_judge_reply(["a", "b"], '[{"criterion": 1, "verdict": "pass"}]', "j")
+    assert missing[1].status == "error" and "no verdict" in (missing[1].reason or "")
+    prose = parse_judge_reply(["a"], "Looks good to me, it passes!", "j")
+    assert prose[0].status == "error"  # words are never a verdict

@@ -151,7 +151,9 @@ def pass_rate(statuses: Iterable[str]) -> tuple[int, int, float | None]:
 def _cost_summary(runs: Sequence[RunRecord]) -> CostSummary:
     steps = all_steps(runs)
     attempts = all_attempts(steps)
-    total, note = sum_costs(attempts)
+    judged = [a for s in steps for a in s.judge_attempts]
+    total, note = sum_costs([*attempts, *judged])
+    judge_usd = sum_costs(judged)[0] if judged else None
     failed, _ = sum_costs(_wasted_attempts(steps))
     repairs, _ = sum_costs([a for a in attempts if a.kind == "repair"])
     ok_plans = sum(r.status == "passed" for r in runs)
@@ -168,7 +170,8 @@ def _cost_summary(runs: Sequence[RunRecord]) -> CostSummary:
     sources = sorted({a.cost.price_source for a in attempts if a.cost.price_source})
     return CostSummary(total_usd=total, per_passed_plan_usd=per_plan,
                        per_passed_step_usd=per_step, failed_attempts_usd=failed,
-                       repairs_usd=repairs, price_sources=sources, note=note)
+                       repairs_usd=repairs, judge_usd=judge_usd, price_sources=sources,
+                       note=note)
 
 
 def _first_try_rate(steps: Sequence[StepRecord]) -> float | None:

@@ -144,6 +144,8 @@ class CostSummary(_Model):
     per_passed_step_usd: float | None = None
     failed_attempts_usd: float | None = None
     repairs_usd: float | None = None
+    #: The LLM judge's requests (``--judge-provider``), included in ``total_usd``.
+    judge_usd: float | None = None
     price_sources: list[str] = Field(default_factory=list)
     note: str | None = None
 

@@ -60,6 +60,7 @@ from aetherflow.plan.dag import critical_path
 from aetherflow.plan.models import Plan, Step
 from aetherflow.providers.base import ChatRequest, Provider
 from aetherflow.validation.checks import CheckContext, run_check
+from aetherflow.validation.judge import build_judge_request, parse_judge_reply
 from aetherflow.validation.quality import code_quality
 from aetherflow.validation.sandbox import Sandbox, SandboxLimits, SandboxMode
 
@@ -158,6 +159,7 @@ class _StepState:
     reason: str | None = None
     failed: bool = False
     reviewed: bool = False
+    judge_outcomes: list[AttemptOutcome] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ class PlanExecutor:
         settings: ExecutionSettings, run_dir: RunDirectory, record: RunRecord,
         plan_dir: Path, observer: RunObserver | None = None, seed: int | None = None,
         sandbox: Sandbox | None = None, reviewer: Provider | None = None,
+        judge: Provider | None = None,
         options: Mapping[str, Any] | None = None, session: int = 1,
         finished: Mapping[str, StepEntry] | None = None,
         in_flight: Mapping[str, StepEntry] | None = None,
@@ -188,6 +191,7 @@ class PlanExecutor:
         self.plan_dir = plan_dir
         self.observer: RunObserver = observer or NullObserver()
         self.reviewer = reviewer
+        self.judge = judge
         self.session = session
         self._options = dict(options or {})
         self._sandbox = sandbox
@@ -385,6 +389,7 @@ class PlanExecutor:
                 await self._validate(state, deadline)
                 state.first_try = classify_verdicts(state.verdicts)[0]
                 await self._repair(state, chain, deadline)
+                await self._judge(state, deadline)
         except _BudgetReached:
             state.reason = state.reason or self._budget_reason()
             if not state.outcomes:
@@ -474,6 +479,32 @@ class PlanExecutor:
                 state.reason = None
                 return
             await self._validate(state, deadline)
+
+    async def _judge(self, state: _StepState, deadline: int) -> None:
+        """Ask the judge about the step's free-text criteria; its verdicts (method
+        ``judge``) replace the ``unchecked`` ones and never decide the status."""
+        texts = [c for c in state.step.validation_criteria if isinstance(c, str)]
+        if self.judge is None or not texts or not state.answer or now_ns() >= deadline:
+            return
+        if self._budget_hit:
+            return
+        request = build_judge_request(texts, state.answer)
+        outcome = await run_attempt(
+            self.judge, request, attempt_no=len(state.judge_outcomes) + 1,
+            step_id=state.step.id, origin_ns=self._origin, gate=self._gate,
+            observer=self.observer, pricer=self.pricer,
+            timeout_s=max((deadline - now_ns()) / 1e9, 0.001), kind="judge",
+            session=self.session)
+        state.judge_outcomes.append(outcome)
+        self._charge(outcome)
+        name = f"judge {self.judge.name}/{self.judge.model}"
+        judged = (parse_judge_reply(texts, outcome.text, name) if outcome.error is None
+                  else [Verdict(criterion=c, check="text", status="error", method="judge",
+                                reason=f"{name}: {outcome.error.kind}: {outcome.error}")
+                        for c in texts])
+        by_text = iter(judged)
+        state.verdicts = [next(by_text) if v.method == "none" and v.check == "text" else v
+                          for v in state.verdicts]
 
     async def _request(self, state: _StepState, chain: Sequence[Provider],
                        request: ChatRequest, kind: Literal["generation", "repair", "review"],
@@ -592,6 +623,7 @@ class PlanExecutor:
                         status="unchecked", reason="not run: the step produced no answer")
                 for c in step.validation_criteria],
             first_try=state.first_try, repairs=state.repairs,
+            judge_attempts=[o.record for o in state.judge_outcomes],
             truncated=any(r.truncated for r in records if r.status == "ok"),
             validation_ms=state.validation_ns / 1e6 if state.validation_ns else None,
         )

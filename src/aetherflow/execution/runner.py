@@ -209,6 +209,11 @@ class ProviderPool:
             settings = resolve(options.review_provider, options.review_model, None)
             self.reviewer = create_provider(settings)
             self._providers[f"review:{options.review_provider}"] = self.reviewer
+        self.judge: Provider | None = None
+        if options.judge_provider:
+            settings = resolve(options.judge_provider, options.judge_model, None)
+            self.judge = create_provider(settings)
+            self._providers[f"judge:{options.judge_provider}"] = self.judge
 
     @property
     def default(self) -> Provider:
@@ -285,7 +290,7 @@ async def _execute(plan: Plan, plan_dir: Path, options: RunOptions, pool: Provid
         executor = PlanExecutor(
             plan, providers=pool.for_step, pricer=price,
             settings=options.execution_settings(), run_dir=run_dir, record=record,
-            plan_dir=plan_dir, observer=observer, reviewer=pool.reviewer,
+            plan_dir=plan_dir, observer=observer, reviewer=pool.reviewer, judge=pool.judge,
             options=options.to_json(), **resume,
         )
         history.save(record, run_dir.path)

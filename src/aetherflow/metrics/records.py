@@ -60,7 +60,7 @@ PASS_RATE_STATUSES: tuple[StepStatus, ...] = ("passed", "failed", "skipped")
 RunStatus = Literal["running", "passed", "unvalidated", "failed", "interrupted", "crashed"]
 #: What an attempt was: the first generation, a repair turn after failed checks, or a review
 #: pass (``--workflow prod``).
-AttemptKind = Literal["generation", "repair", "review"]
+AttemptKind = Literal["generation", "repair", "review", "judge"]
 VerdictStatus = Literal["passed", "failed", "error", "unchecked"]
 #: ``executed``: a check ran (in a sandbox or, for parse-only checks, in-process);
 #: ``judge``: an LLM judge's opinion on a free-text criterion (never in executed pass rates);
@@ -307,6 +307,9 @@ class StepRecord(_Model):
     validation_ms: float | None = None
     quality: CodeQuality | None = None
     collisions: list[FileCollision] = Field(default_factory=list)
+    #: The LLM judge's requests for this step's free-text criteria (``--judge-provider``):
+    #: kept apart from ``attempts`` (they are not the step's work), counted in its cost.
+    judge_attempts: list[AttemptRecord] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
