@@ -116,3 +116,23 @@ async def test_falls_over_to_the_next_provider(tmp_path: Path, emulator: Emulato
         (1, "openai", "error"), (2, "openai", "error"), (3, "anthropic", "ok")]
     assert step.status == "unvalidated" and step.provider == "anthropic"
     assert pinned.status == "failed" and {a.provider for a in pinned.attempts} == {"openai"}
+
+
+async def test_an_unanswered_request_costs_zero_and_keeps_the_total_a_number(
+        tmp_path: Path, emulator: EmulatorServer) -> None:
+    """A 429 before any content is not billed: 0.0 with the reason, so one refusal does not
+    turn the step's, run's and bench's cost into n/a (real prices, not the free pricer)."""
+    from aetherflow.bench.aggregate import compute_aggregates
+
+    emulator.set_faults([FaultRule.model_validate(
+        {"fault": "http_429", "provider": "openai", "nth": 1, "retry_after_s": 0})])
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task_id": "c0", "steps": [{"id": "s", "description": "x"}]}))
+    options = RunOptions(provider="openai", output=tmp_path / "run", emulator_url=emulator.url,
+                         backoff_base_s=0.01)
+    record, _ = await run_plan_async(plan, options)
+    refused, answered = record.steps[0].attempts
+    assert refused.cost.total_usd == 0.0 and "never answered" in (refused.cost.note or "")
+    assert answered.cost.total_usd is not None and answered.cost.total_usd > 0
+    total = compute_aggregates([record]).global_figures.cost.total_usd
+    assert total == answered.cost.total_usd

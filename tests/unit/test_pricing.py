@@ -197,12 +197,23 @@ def test_local_is_free_and_says_so() -> None:
     assert cost.price_source == LOCAL_PRICE_SOURCE == "local model: no per-token charge"
 
 
-def test_unknown_usage_cannot_be_priced(overrides_path: Path) -> None:
-    usage = Usage(output=TokenCount(value=5, provenance="server"))
+def test_a_cut_stream_is_priced_from_what_is_known_as_a_lower_bound(
+        overrides_path: Path) -> None:
+    """Output known (e.g. counted chunks), input unknown: the output part, marked a lower
+    bound with the provenance; never null, never pretending to be the whole cost."""
+    usage = Usage(output=TokenCount(value=1_000_000, provenance="chunk_count"))
     cost = price_attempt("groq", "llama-3.3-70b-versatile", usage,
                          overrides=load_price_overrides(overrides_path))
-    assert cost.total_usd is None
-    assert cost.note == "input tokens unknown: cannot price"
+    assert cost.total_usd == pytest.approx(0.79) and cost.output_usd == pytest.approx(0.79)
+    assert cost.lower_bound and cost.input_usd is None
+    assert cost.note is not None and "lower bound" in cost.note and "chunk_count" in cost.note
+
+
+def test_unknown_output_cannot_be_priced(overrides_path: Path) -> None:
+    usage = Usage(input=TokenCount(value=5, provenance="server"))
+    cost = price_attempt("groq", "llama-3.3-70b-versatile", usage,
+                         overrides=load_price_overrides(overrides_path))
+    assert cost.total_usd is None and cost.note == "output tokens unknown: cannot price"
 
 
 def test_override_file_json(tmp_path: Path) -> None:

@@ -119,12 +119,16 @@ def token_total(counts: Iterable[TokenCount]) -> TokenTotal:
 
 
 def sum_costs(attempts: Sequence[AttemptRecord]) -> tuple[float | None, str | None]:
-    """Total USD of ``attempts``; None with a note when any attempt is unpriced."""
+    """Total USD of ``attempts``; None with a note when any attempt is unpriced; a note
+    saying the total is a lower bound when some attempt's cost is one."""
     unpriced = [a for a in attempts if a.cost.total_usd is None]
     if unpriced:
         reasons = sorted({a.cost.note or "no price" for a in unpriced})
         return None, f"{len(unpriced)} of {len(attempts)} attempts unpriced ({'; '.join(reasons)})"
-    return sum(a.cost.total_usd or 0.0 for a in attempts), None
+    bounds = sum(a.cost.lower_bound for a in attempts)
+    note = (f"a lower bound: {bounds} attempt(s) were cut before their usage arrived (only "
+            "their output is priced)") if bounds else None
+    return sum(a.cost.total_usd or 0.0 for a in attempts), note
 
 
 def _wasted_attempts(steps: Iterable[StepRecord]) -> list[AttemptRecord]:

@@ -120,6 +120,9 @@ class CostBreakdown(_Model):
     price_source: str | None = None
     price_date: str | None = None
     note: str | None = None
+    #: The true cost is at least ``total_usd`` (e.g. a stream cut before its usage arrived:
+    #: only the output tokens could be priced).
+    lower_bound: bool = False
 
 
 class TimingMetrics(_Model):

@@ -229,10 +229,19 @@ def price_attempt(provider: str, model: str, usage: Usage, *,
     price = lookup_price(provider, model, total_input=total_input, overrides=overrides, at=at)
     if price is None:
         return CostBreakdown(note=f"no price for {provider}/{model}")
-    if usage.input.value is None or usage.output.value is None:
-        missing = "input" if usage.input.value is None else "output"
+    if usage.output.value is None:
         return CostBreakdown(price_source=price.source, price_date=price.date,
-                             note=f"{missing} tokens unknown: cannot price")
+                             note="output tokens unknown: cannot price")
+    if usage.input.value is None:
+        # A stream cut before its usage arrived: what is known is the output; the input's
+        # cost is unknown but not zero, so the total is a lower bound (and says so).
+        output_usd = _usd(usage.output.value, price.output)
+        return CostBreakdown(
+            total_usd=float(output_usd), output_usd=float(output_usd),
+            price_source=price.source, price_date=price.date, lower_bound=True,
+            note=f"lower bound: input tokens unknown ({usage.input.note or 'not reported'}); "
+                 f"only the {usage.output.value} output tokens "
+                 f"({usage.output.provenance or 'unknown provenance'}) are priced")
     notes: list[str] = []
     read = usage.cache_read.value
     write = usage.cache_write.value
@@ -262,7 +271,9 @@ def price_attempt(provider: str, model: str, usage: Usage, *,
     }
     return CostBreakdown(
         total_usd=float(sum(parts.values(), Decimal(0))),
-        **{k: float(v) for k, v in parts.items()},
+        input_usd=float(parts["input_usd"]), cache_read_usd=float(parts["cache_read_usd"]),
+        cache_write_usd=float(parts["cache_write_usd"]),
+        output_usd=float(parts["output_usd"]),
         price_source=price.source, price_date=price.date,
         note="; ".join(notes) or None,
     )
