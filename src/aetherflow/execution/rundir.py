@@ -26,6 +26,7 @@ from typing import Any
 from aetherflow.errors import OutputError, RunDirectoryError
 from aetherflow.execution.journal import JOURNAL_FILE, JournalWriter
 from aetherflow.metrics.records import RunRecord
+from aetherflow.store.liveness import run_is_live
 
 __all__ = ["RunDirectory", "default_run_dir", "run_is_live"]
 
@@ -39,25 +40,6 @@ def default_run_dir(task_id: str, root: Path = Path("runs"), now: datetime | Non
         n += 1
         path = base.with_name(f"{base.name}-{n}")
     return path
-
-
-def run_is_live(path: Path) -> bool:
-    """Whether a process holds the run's lock (it is running now). A run whose record says
-    "running" and whose lock is free was left by a process that died: it crashed."""
-    lock = path / "run.lock"
-    if not lock.exists():
-        return False
-    try:
-        fd = os.open(lock, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 class RunDirectory:

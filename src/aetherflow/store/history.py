@@ -42,6 +42,7 @@ from aetherflow.errors import (
     RunNotFoundError,
 )
 from aetherflow.metrics.records import RunRecord
+from aetherflow.store.liveness import effective_status
 from aetherflow.store.migrations import migrate
 from aetherflow.store.models import BenchSummary, ResolvedRef, RunSummary, SavedRun
 from aetherflow.store.references import Want, resolve_ref
@@ -376,10 +377,13 @@ class HistoryStore:
         if row is None:
             raise RunNotFoundError(f"no stored run has id {row_id}")
         try:
-            return RunRecord.model_validate_json(row["record_json"])
+            record = RunRecord.model_validate_json(row["record_json"])
         except ValidationError as exc:
             raise CorruptRecordError(self.path, int(row["id"]), str(row["run_id"]),
                                      validation_summary(exc), row["run_dir"]) from exc
+        status = effective_status(record.status, row["run_dir"])
+        return record if status == record.status else record.model_copy(
+            update={"status": status})
 
     # --- internals ------------------------------------------------------------------------
     def _write(self, body: Callable[..., _R], *args: Any) -> _R:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aetherflow.metrics.records import RunRecord
+from aetherflow.store.liveness import effective_status
 from aetherflow.store.models import BenchSummary, RunSummary
 
 __all__ = [
@@ -103,6 +104,7 @@ def run_summary(row: sqlite3.Row) -> RunSummary:
     """A :class:`RunSummary` from a row selected with :data:`RUN_SUMMARY_COLUMNS`."""
     data = dict(row)
     data["emulated"] = bool(data["emulated"])
+    data["status"] = effective_status(data["status"], data.get("run_dir"))
     return RunSummary(**data)
 
 
