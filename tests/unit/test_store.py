@@ -253,7 +253,8 @@ def test_saving_the_same_run_again_updates_it(store: HistoryStore) -> None:
     start = start.model_copy(update={"steps": []})
     first = store.save(start, Path("/tmp/r1"), label="x", bench_id=None)
     assert first.created and not first.renamed and first.note is None
-    assert store.list_runs()[0].status == "running"
+    # no process holds /tmp/r1's run.lock: a "running" run nobody runs is listed as crashed
+    assert store.list_runs()[0].status == "crashed"
     end = _record("20261204-201500-calc-3f9a1c2e", status="passed", first_step="passed")
     second = store.save(end, None)  # run_dir, label, bench kept when not given again
     assert (second.id, second.created, second.renamed) == (first.id, False, False)
