@@ -48,7 +48,8 @@ ANSWERS: dict[str, dict[str, str]] = {
             "        raise ValueError('empty')\n    s = sorted(xs)\n    n = len(s)\n"
             "    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2\n\n\n"
             "def sample_stdev(xs):\n    if len(xs) < 2:\n        raise ValueError('need 2')\n"
-            "    m = mean(xs)\n    return (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5\n")),
+            "    m = mean(xs)\n"
+            "    return (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5\n")),
         "date_utils": _block("date_utils.py", (
             "import datetime\n\n\ndef parse_iso_date(text):\n"
             "    return datetime.date.fromisoformat(text)\n\n\n"
