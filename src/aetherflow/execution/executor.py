@@ -20,6 +20,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -702,14 +703,17 @@ class PlanExecutor:
         for c in collisions:
             rec.warnings.append(f"{c.path}: written by {c.overwritten_step!r} then overwritten "
                                 f"by {c.by_step!r}, and no dependency orders them")
-        try:
-            self._journal({"e": "end", "session": self.session, "status": self._session.end,
-                           "run_status": status, "finished_at": rec.finished_at,
-                           "makespan_ms": self._session.makespan_ms})
+        # Each part is tried on its own: a journal that refuses one more line must not
+        # cost run.json, and the reverse (the caller reports the failure).
+        end = {"e": "end", "session": self.session, "status": self._session.end,
+               "run_status": status, "finished_at": rec.finished_at,
+               "makespan_ms": self._session.makespan_ms}
+        with contextlib.suppress(OSError, RunDirectoryError):
+            self._journal(end)
+        with contextlib.suppress(OSError, RunDirectoryError):
             self.run_dir.write_record(rec)
+        with contextlib.suppress(OSError, RunDirectoryError):
             self.run_dir.write_step_files(self._prompts, self._answers)
-        except (OSError, RunDirectoryError):
-            pass  # the run directory is gone or full: the caller reports it
 
 
 class _NoSandbox:
