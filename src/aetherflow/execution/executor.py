@@ -705,11 +705,12 @@ class PlanExecutor:
                                 f"by {c.by_step!r}, and no dependency orders them")
         # Each part is tried on its own: a journal that refuses one more line must not
         # cost run.json, and the reverse (the caller reports the failure).
-        end = {"e": "end", "session": self.session, "status": self._session.end,
-               "run_status": status, "finished_at": rec.finished_at,
-               "makespan_ms": self._session.makespan_ms}
+        event: dict[str, Any] = {"e": "end", "session": self.session,
+                                 "status": self._session.end,
+                                 "run_status": status, "finished_at": rec.finished_at,
+                                 "makespan_ms": self._session.makespan_ms}
         with contextlib.suppress(OSError, RunDirectoryError):
-            self._journal(end)
+            self._journal(event)
         with contextlib.suppress(OSError, RunDirectoryError):
             self.run_dir.write_record(rec)
         with contextlib.suppress(OSError, RunDirectoryError):
