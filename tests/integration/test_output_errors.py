@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from aetherflow.cli.main import main
 from aetherflow.emulator import EmulatorServer
 from aetherflow.errors import RunDirectoryError
