@@ -714,6 +714,9 @@ class PlanExecutor:
         with contextlib.suppress(OSError, RunDirectoryError):
             self.run_dir.write_record(rec)
         with contextlib.suppress(OSError, RunDirectoryError):
+            # After the journal is synced and closed: files created while its fsyncs run
+            # wait for them (ext4 orders file data with the metadata it commits).
+            self.run_dir.close_journal()
             self.run_dir.write_step_files(self._prompts, self._answers)
 
 

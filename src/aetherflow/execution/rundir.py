@@ -93,11 +93,15 @@ class RunDirectory:
         self.journal = JournalWriter(self.journal_path)
         return self.journal
 
-    def close(self) -> None:
-        """Close the journal and release the lock (idempotent)."""
+    def close_journal(self) -> None:
+        """Sync and close the journal (idempotent); the lock stays held."""
         if self.journal is not None:
             self.journal.close()
             self.journal = None
+
+    def close(self) -> None:
+        """Close the journal and release the lock (idempotent)."""
+        self.close_journal()
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
