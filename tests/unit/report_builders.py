@@ -323,7 +323,7 @@ def assert_self_contained(page: str, charts: int) -> None:
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert len(page.encode("utf-8")) < MAX_PAGE_BYTES
     assert page.count("id='plotly-bundle'") == 1  # the bundle, inlined once
-    assert page.count(f"plotly.js (cartesian - minified) v{PLOTLY_BUNDLE_VERSION}") == 1
+    assert page.count(f"plotly.js v{PLOTLY_BUNDLE_VERSION} (cartesian bundle") == 1
     assert page.count("window.PlotlyConfig") == 1
     assert not re.search(r"<script[^>]*\bsrc\s*=", page)  # no CDN, no external script
     assert not re.search(r"<link[^>]*\bhref\s*=\s*['\"](?!data:)", page)  # no stylesheet

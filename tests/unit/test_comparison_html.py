@@ -7,7 +7,7 @@ from pathlib import Path
 import plotly.io as pio
 import pytest
 import typer
-from report_builders import assert_self_contained
+from report_builders import assert_self_contained, local_bench
 from test_report_model import make_data, make_run, make_step
 from typer.testing import CliRunner
 
@@ -20,7 +20,11 @@ from aetherflow.cli import compare as compare_cli
 from aetherflow.cli import report as report_cli
 from aetherflow.cli import suite as suite_cli
 from aetherflow.report.comparison import COMPARISON_HTML, write_comparison
-from aetherflow.report.comparison_html import render_comparison_html, render_suite_html
+from aetherflow.report.comparison_html import (
+    _panels_figure,
+    render_comparison_html,
+    render_suite_html,
+)
 
 
 def _bench(ttfts: list[float], *, cost: float | None = 0.01, failed: int = 0,
@@ -213,3 +217,28 @@ def test_relative_axis_is_clipped_when_one_change_dwarfs_the_rest() -> None:
     calm = render_comparison_html(compare_benches(_bench([100.0, 110.0]),
                                                   _bench([120.0, 130.0])))
     assert _js("axis clipped") not in calm
+
+
+def test_zero_on_both_sides_is_said_not_drawn_and_axes_start_at_zero() -> None:
+    a, b = local_bench(), local_bench()  # the local model against itself: $0 both sides
+    page = render_comparison_html(compare_benches(a, b), a, b)
+    _assert_self_contained(page, 5)
+    assert _js("no charge on either side ($0)") in page  # the cost panels
+    assert _js("0 on both sides") in page  # cached tokens: 0 and 0, not an empty panel
+    rows = [r for r in compare_benches(a, b).rows if r.scope == "global"]
+    fig = _panels_figure(rows)
+    cost = next(i for i, r in enumerate(rows) if r.metric == "cost_total")
+    axis = fig.layout[f"yaxis{cost + 1 if cost else ''}"]
+    assert axis.visible is False  # no axis drawn around nothing
+    ttft = next(i for i, r in enumerate(rows) if r.metric == "ttft_p50")
+    assert fig.layout[f"yaxis{ttft + 1 if ttft else ''}"].rangemode == "tozero"
+
+
+def test_suite_of_free_benches_says_no_charge() -> None:
+    entries = [SuiteEntry(plan="fmt.json", variant=v, output=f"o/{v}", data=local_bench())
+               for v in ("seq", "par")]
+    page = render_suite_html(entries)
+    _assert_self_contained(page, 4)
+    assert _js("local model: no charge in any bench") in page
+    mixed = render_suite_html([*_entries()[:2], *entries])
+    assert _js("$0 (no charge)") in mixed  # a free bench next to priced ones: said on its bar

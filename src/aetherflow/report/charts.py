@@ -41,7 +41,7 @@ from aetherflow.report.series import (
     timeline_lanes,
 )
 
-__all__ = ["CHART_FILES", "write_charts"]
+__all__ = ["CHART_FILES", "chart_figures", "write_charts"]
 
 
 def _say(ax: Axes, message: str) -> None:
@@ -196,14 +196,17 @@ def _tokens_cost_chart(data: BenchmarkData) -> Figure:
     return fig
 
 
+def chart_figures(data: BenchmarkData) -> dict[str, Figure]:
+    """Every chart as a matplotlib figure, keyed like :data:`CHART_FILES` (close them)."""
+    return {"quality": _quality_chart(data), "latency": _latency_chart(data),
+            "timeline": _timeline_chart(data), "tokens_cost": _tokens_cost_chart(data)}
+
+
 def write_charts(data: BenchmarkData, out_dir: Path) -> dict[str, Path]:
     """Write every PNG chart into ``out_dir``; return ``{chart: path}``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    builders = {"quality": _quality_chart, "latency": _latency_chart,
-                "timeline": _timeline_chart, "tokens_cost": _tokens_cost_chart}
     paths: dict[str, Path] = {}
-    for key, build in builders.items():
-        fig = build(data)
+    for key, fig in chart_figures(data).items():
         path = out_dir / CHART_FILES[key]
         fig.savefig(path, dpi=100, metadata={"Software": None})
         plt.close(fig)

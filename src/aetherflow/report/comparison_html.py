@@ -321,10 +321,10 @@ def render_comparison_html(data: ComparisonData, a: BenchmarkData | None = None,
             + ("<span class='triggered'>TRIGGERED</span>" if f.triggered
                else "<span class='ok'>ok</span>")
             + f" — {html.escape(f.detail)}</li>" for f in data.fail_if)
-        fail_if = f"<h2>--fail-if</h2><ul>{items}</ul>"
+        fail_if = f"<h2 id='fail-if'>--fail-if</h2><ul>{items}</ul>"
     body = (f"{sides}<p>{html.escape(METHOD_NOTE)}</p>{fail_if}"
-            f"<h2>Charts (global scope)</h2>{raw}{_charts(figures)}"
-            f"<h2>Every scope</h2>{scopes}")
+            f"<h2 id='charts'>Charts (global scope)</h2>{raw}{_charts(figures)}"
+            f"<h2 id='scopes'>Every scope</h2>{scopes}")
     return _page("Comparison: B against baseline A", body)
 
 
@@ -408,7 +408,7 @@ def render_suite_html(entries: Sequence[SuiteEntry]) -> str:
                           for title, rows in variant_comparisons(entries))
     body = (html_table(SUITE_HEADER, [suite_row(e) for e in entries])
             + f"<p>{html.escape(suite_totals(entries))}</p>"
-            + f"<h2>Charts</h2>{_charts(figures)}"
-            + "<h2>Variants against the first variant of each plan (95% CIs in each bench's "
-              "<code>aetherflow compare</code>)</h2>" + comparisons)
+            + f"<h2 id='charts'>Charts</h2>{_charts(figures)}"
+            + "<h2 id='variants'>Variants against the first variant of each plan (95% CIs in "
+              "each bench's <code>aetherflow compare</code>)</h2>" + comparisons)
     return _page("Suite comparison", body)

@@ -35,11 +35,11 @@ from aetherflow.report.sections import (
     bench_title,
 )
 
-__all__ = ["PAGE_CSS", "html_block", "html_sections", "html_table", "note_figure",
-           "render_html"]
+__all__ = ["PAGE_CSS", "ChartSlots", "html_block", "html_sections", "html_table",
+           "note_figure", "render_html"]
 
 
-class _Charts:
+class ChartSlots:
     """Numbers the chart places of a page in order: ``chart-0``, ``chart-1``, ..."""
 
     def __init__(self, figures: dict[str, go.Figure]) -> None:
@@ -47,12 +47,13 @@ class _Charts:
         self.count = 0
 
     def place(self, key: str) -> str:
+        """The chart ``key`` as the page's next chart (its ``<div>`` and drawing call)."""
         div = chart_html(self.figures[key], f"chart-{self.count}")
         self.count += 1
         return div
 
 
-def html_block(block: Block, charts: _Charts) -> str:
+def html_block(block: Block, charts: ChartSlots) -> str:
     """One block of a section as HTML (every text escaped)."""
     if isinstance(block, Paragraph):
         cls = {"plain": "", "note": " class='note'", "warning": " class='warning'"}[block.tone]
@@ -71,7 +72,7 @@ def html_block(block: Block, charts: _Charts) -> str:
     raise TypeError(f"not a report block: {block!r}")
 
 
-def html_sections(sections: Sequence[Section], charts: _Charts) -> str:
+def html_sections(sections: Sequence[Section], charts: ChartSlots) -> str:
     """The sections, each under a heading with an anchor (``id`` = the section key)."""
     parts = []
     for s in sections:
@@ -99,7 +100,7 @@ def _subtitle(data: BenchmarkData) -> str:
 def render_html(data: BenchmarkData) -> str:
     """The whole self-contained HTML page."""
     sections = bench_sections(data)
-    charts = _Charts(bench_figures(data))
+    charts = ChartSlots(bench_figures(data))
     title = bench_title(data)
     body = (f"<h1>{html.escape(title)}</h1>{_subtitle(data)}"
             + "".join(html_block(p, charts) for p in banner(data))

@@ -116,7 +116,7 @@ def plotly_loader() -> str:
 
     Goes at the end of ``<body>``, after every :func:`chart_html`.
     """
-    header = (f"/* plotly.js (cartesian - minified) v{PLOTLY_BUNDLE_VERSION}, Copyright "
+    header = (f"/* plotly.js v{PLOTLY_BUNDLE_VERSION} (cartesian bundle, minified), Copyright "
               "2012-2026 Plotly, Inc., MIT licence. Vendored unchanged from the npm package "
               f"plotly.js-cartesian-dist-min@{PLOTLY_BUNDLE_VERSION}, stored gzip-compressed "
               "and base64-encoded below; decompressed here by the browser. */")

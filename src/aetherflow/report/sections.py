@@ -607,8 +607,11 @@ def _runs(data: BenchmarkData) -> Section:
     resumed = [r.index for r in data.runs if len(r.record.sessions) > 1]
     if resumed:
         blocks.append(Paragraph(f"Resumed runs (interrupted, then continued with --resume): "
-                                f"{', '.join(map(str, resumed))}; their makespan covers the "
-                                "sessions' own clocks.", "note"))
+                                f"{', '.join(map(str, resumed))}.", "note"))
+    if any(r.record.compute_critical_path_ms is None for r in data.runs):
+        blocks.append(Paragraph("compute critical path n/a: no server-reported compute times "
+                                "(the provider does not report them, or the run was recorded "
+                                "before AetherFlow read them).", "note"))
     return Section("runs", "Runs", blocks)
 
 
