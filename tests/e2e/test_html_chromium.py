@@ -219,3 +219,18 @@ def test_the_network_check_catches_a_page_that_asks_another_host(tmp_path: Path)
     _, requests = _load(page, tmp_path, 600)
     assert "https://cdn.example.invalid/x.png" in requests
     assert "http://fonts.example.invalid/a.css" in requests
+
+
+def test_a_browser_that_cannot_unpack_the_bundle_says_why(tmp_path: Path) -> None:
+    out = tmp_path / "old"
+    write_bench_reports(local_bench(), out)
+    page = out / "benchmark_report.html"
+    text = page.read_text(encoding="utf-8")
+    # an older browser: no DecompressionStream
+    page.write_text(text.replace("<body>", "<body><script>window.DecompressionStream = "
+                                 "undefined;</script>", 1), encoding="utf-8")
+    proc, requests = _load(page, tmp_path, 2000)
+    assert requests == []
+    assert proc.stdout.count('class="chart chart-failed"') == 4
+    assert "Chart not drawn: this browser cannot decompress the embedded plotly.js" in proc.stdout
+    assert "main-svg" not in proc.stdout

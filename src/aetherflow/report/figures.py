@@ -141,7 +141,7 @@ def _latency_figure(data: BenchmarkData) -> go.Figure:
         return note_figure(fig, "n/a: no latency measured")
     box_legend(fig)
     fig.update_layout(title="TTFT and TTR per provider (all attempts)", font=_FONT,
-                      height=460, margin={"b": 110})
+                      height=460, margin={"b": 110}, boxgap=0.5)
     return fig
 
 
