@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import plotly.io as pio
 import pytest
 import typer
+from report_builders import assert_self_contained, local_bench
 from test_report_model import make_data, make_run, make_step
 from typer.testing import CliRunner
 
@@ -20,7 +20,11 @@ from aetherflow.cli import compare as compare_cli
 from aetherflow.cli import report as report_cli
 from aetherflow.cli import suite as suite_cli
 from aetherflow.report.comparison import COMPARISON_HTML, write_comparison
-from aetherflow.report.comparison_html import render_comparison_html, render_suite_html
+from aetherflow.report.comparison_html import (
+    _panels_figure,
+    render_comparison_html,
+    render_suite_html,
+)
 
 
 def _bench(ttfts: list[float], *, cost: float | None = 0.01, failed: int = 0,
@@ -38,38 +42,46 @@ def _js(text: str) -> str:
     return str(pio.json.to_json_plotly(text))[1:-1]
 
 
+def _row(*cells: str) -> str:
+    """Adjacent table cells as ``html_table`` writes them (short/numeric cells classed)."""
+    def cell(text: str) -> str:
+        if text == "n/a":
+            return "<td class='num na'>n/a</td>"
+        numeric = text.replace(",", "").replace(".", "").isdigit()
+        return f"<td class='{'num' if numeric else 'short'}'>{text}</td>"
+
+    return "".join(cell(c) for c in cells)
+
+
 def _assert_self_contained(page: str, charts: int) -> None:
-    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    assert page.count("* plotly.js v") == 1  # the bundle is inlined exactly once
-    assert page.count("window.PlotlyConfig") == 1
-    assert not re.search(r"<script[^>]*\bsrc\s*=", page)  # no CDN, no external script
-    assert page.count('class="plotly-graph-div"') == charts
-    for i in range(charts):
-        assert page.count(f'id="chart-{i}"') == 1
-    assert f'id="chart-{charts}"' not in page
+    assert_self_contained(page, charts)
 
 
-def test_comparison_page_with_raw_data_has_four_charts_and_the_tables() -> None:
+def test_comparison_page_with_raw_data_has_five_charts_and_the_tables() -> None:
     a = _bench([100.0, 100.0, 100.0])
     b = _bench([150.0, 150.0, 150.0], failed=1)
     data = compare_benches(a, b, "dir-a", "dir-b")
     data.fail_if = evaluate_rules(data, [parse_fail_if("ttft_p50>+10%"),
                                          parse_fail_if("ttft_p50>+90%")])
     page = render_comparison_html(data, a, b)
-    _assert_self_contained(page, 4)
+    _assert_self_contained(page, 5)
     # relative chart: +50 % with its CI converted to % of A, significant
     assert _js("+50.0%  CI [+50.0, +50.0]  ★") in page
     assert _js("ttft_mean ★") in page  # significant panel marked
     assert _js("n/a (baseline A is 0)") in page  # network overhead is 0 on A
-    # distributions per side and provider, makespan per run A vs B
-    assert _js("A · emu") in page and _js("B · emu") in page
+    # step statuses per side, stacked, with n: B's failed run is its own part
+    assert _js("Step statuses, A and B") in page
+    assert _js("pass rate 100.0% (n = 3)") in page and _js("pass rate 66.7% (n = 3)") in page
+    # distributions per side and provider with n per box and a legend of the marks
+    assert _js("A · emu (n=3)") in page and _js("B · emu (n=3)") in page
+    assert _js("whiskers: the furthest value within 1.5 × the box height") in page
     assert _js("Makespan per measured run, A vs B (ms; dotted: mean)") in page
     assert "comparison_data.json holds no raw samples" not in page
     # the Markdown's tables: sides, every scope, --fail-if outcomes
-    assert "<td>dir-a</td>" in page and "<td>dir-b</td>" in page
+    assert _row("dir-a") in page and _row("dir-b") in page
     for scope in ("global", "provider:emu", "task_type:code_generation"):
         assert f"<h3>{scope}</h3>" in page
-    assert "<td>ttft_mean</td><td>100</td><td>150</td><td>50</td>" in page
+    assert _row("ttft_mean", "100", "150", "50") in page
     assert "<span class='triggered'>TRIGGERED</span>" in page
     assert "<span class='ok'>ok</span>" in page
 
@@ -78,7 +90,8 @@ def test_comparison_page_without_raw_data_says_na() -> None:
     data = compare_benches(_bench([100.0, 120.0]), _bench([130.0, 150.0]))
     page = render_comparison_html(data)
     _assert_self_contained(page, 2)
-    assert "n/a: TTFT/TTR distributions and makespan per run need both benches" in page
+    assert ("n/a: step statuses, TTFT/TTR distributions and makespan per run need both "
+            "benches") in page
 
 
 def test_missing_cis_are_marked_na() -> None:
@@ -87,7 +100,7 @@ def test_missing_cis_are_marked_na() -> None:
     assert data.row("ttft_mean") is not None
     assert data.row("ttft_mean").estimate.ci_low is None  # type: ignore[union-attr]
     page = render_comparison_html(data, a, b)
-    _assert_self_contained(page, 4)
+    _assert_self_contained(page, 5)
     assert _js("+50.0%  CI n/a") in page
     assert _js("ttft_mean (CI n/a)") in page
     assert '"name":"' + _js("CI n/a") + '"' in page  # the bars without an interval
@@ -109,7 +122,7 @@ def test_write_comparison_writes_the_html(tmp_path: Path) -> None:
     assert md == tmp_path / "cmp" / "comparison_report.md" and md.is_file()
     assert (tmp_path / "cmp" / "comparison_data.json").is_file()
     page = (tmp_path / "cmp" / COMPARISON_HTML).read_text(encoding="utf-8")
-    _assert_self_contained(page, 4)
+    _assert_self_contained(page, 5)
 
 
 def _app(*modules: object) -> typer.Typer:
@@ -128,12 +141,12 @@ def test_compare_and_report_cli_write_the_html(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b"),
                                    "-o", str(out)])
     assert res.exit_code == 0, res.output
-    _assert_self_contained((out / COMPARISON_HTML).read_text(encoding="utf-8"), 4)
+    _assert_self_contained((out / COMPARISON_HTML).read_text(encoding="utf-8"), 5)
     # `report` re-renders it, finding A and B again through their source paths
     (out / COMPARISON_HTML).unlink()
     res = CliRunner().invoke(app, ["report", str(out)])
     assert res.exit_code == 0, res.output
-    _assert_self_contained((out / COMPARISON_HTML).read_text(encoding="utf-8"), 4)
+    _assert_self_contained((out / COMPARISON_HTML).read_text(encoding="utf-8"), 5)
     # without the bench directories: the global charts only, and it says why
     (tmp_path / "a" / "benchmark_data.json").unlink()
     res = CliRunner().invoke(app, ["report", str(out)])
@@ -157,13 +170,14 @@ def _entries() -> list[SuiteEntry]:
 def test_suite_page_charts_and_table() -> None:
     page = render_suite_html(_entries())
     _assert_self_contained(page, 4)
-    for title in ("Pass rate (executed checks; failed plans kept)", "Makespan mean (ms)",
+    for title in ("Step statuses per plan · variant", "Makespan mean (ms)",
                   "TTFT p50 (ms, all attempts)", "Cost total (USD)"):
         assert _js(title) in page
     assert _js("p1 · seq") in page and _js("p2 · par") in page
+    assert _js("pass rate 50.0% (n = 2)") in page  # p1 · par: one of its two runs failed
     assert '"text":"' + _js("n/a") + '"' in page  # p2 · seq has an unpriced attempt
-    assert "<th>plan</th><th>variant</th>" in page and "<td>p2</td><td>seq</td>" in page
-    assert "<td>n/a</td>" in page  # its cost cell
+    assert "<th>plan</th><th>variant</th>" in page and _row("p2", "seq") in page
+    assert _row("n/a") in page  # its cost cell
     assert "Totals (failed plans included): 7 of 8 plan runs passed" in page
     assert "<h3>p1: par vs seq</h3>" in page and "<h3>p2: par vs seq</h3>" in page
 
@@ -192,7 +206,7 @@ def test_focused_bench_writes_the_html_with_both_benches(tmp_path: Path) -> None
 
     run_focused("parallel", Path("plan.json"), tmp_path, 2, {}, execute)
     page = (tmp_path / COMPARISON_HTML).read_text(encoding="utf-8")
-    _assert_self_contained(page, 4)
+    _assert_self_contained(page, 5)
     assert _js("Makespan per measured run, A vs B (ms; dotted: mean)") in page
 
 
@@ -203,3 +217,28 @@ def test_relative_axis_is_clipped_when_one_change_dwarfs_the_rest() -> None:
     calm = render_comparison_html(compare_benches(_bench([100.0, 110.0]),
                                                   _bench([120.0, 130.0])))
     assert _js("axis clipped") not in calm
+
+
+def test_zero_on_both_sides_is_said_not_drawn_and_axes_start_at_zero() -> None:
+    a, b = local_bench(), local_bench()  # the local model against itself: $0 both sides
+    page = render_comparison_html(compare_benches(a, b), a, b)
+    _assert_self_contained(page, 5)
+    assert _js("no charge on either side ($0)") in page  # the cost panels
+    assert _js("0 on both sides") in page  # cached tokens: 0 and 0, not an empty panel
+    rows = [r for r in compare_benches(a, b).rows if r.scope == "global"]
+    fig = _panels_figure(rows)
+    cost = next(i for i, r in enumerate(rows) if r.metric == "cost_total")
+    axis = fig.layout[f"yaxis{cost + 1 if cost else ''}"]
+    assert axis.visible is False  # no axis drawn around nothing
+    ttft = next(i for i, r in enumerate(rows) if r.metric == "ttft_p50")
+    assert fig.layout[f"yaxis{ttft + 1 if ttft else ''}"].rangemode == "tozero"
+
+
+def test_suite_of_free_benches_says_no_charge() -> None:
+    entries = [SuiteEntry(plan="fmt.json", variant=v, output=f"o/{v}", data=local_bench())
+               for v in ("seq", "par")]
+    page = render_suite_html(entries)
+    _assert_self_contained(page, 4)
+    assert _js("local model: no charge in any bench") in page
+    mixed = render_suite_html([*_entries()[:2], *entries])
+    assert _js("$0 (no charge)") in mixed  # a free bench next to priced ones: said on its bar

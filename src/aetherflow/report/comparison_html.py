@@ -1,8 +1,8 @@
 """``comparison_report.html``: side-by-side charts of a comparison (two benches) or a suite.
 
-Like ``benchmark_report.html`` the page is self-contained: plotly.js is inlined once
-(``include_plotlyjs=True`` on the first chart only), no CDN, it opens offline. It carries the
-same tables as ``comparison_report.md`` (built from the same cells).
+Like ``benchmark_report.html`` the page is self-contained (:mod:`aetherflow.report.page`:
+plotly.js inlined once, compressed; no network) and carries the same tables as
+``comparison_report.md`` (built from the same cells).
 
 Comparison charts (global scope):
 
@@ -11,10 +11,14 @@ Comparison charts (global scope):
   Metrics whose baseline is 0 or not measured are listed as n/a, a missing CI says "CI n/a";
 * one small-multiple panel per metric (its own unit, its own axis): A, B and ``B − A`` with
   the CI as asymmetric error bar; ★ marks a significant difference (CI excludes 0);
-* with the raw :class:`BenchmarkData` of both sides: TTFT and TTR distributions per side
-  and provider, and the makespan of every measured run, A next to B.
+* with the raw :class:`BenchmarkData` of both sides: step statuses per side (passed,
+  failed, skipped, unvalidated stacked, with n), TTFT and TTR distributions per side and
+  provider (n per box, a legend of the box marks), and the makespan of every measured run,
+  A next to B.
 
-Suite charts: pass rate, makespan mean, TTFT p50 and cost total per plan × variant.
+Suite charts: step statuses, makespan mean, TTFT p50 and cost total per plan × variant.
+Every axis of a non-negative figure starts at 0; a cost that is $0 everywhere is said
+("no charge"), not drawn as an empty chart.
 """
 
 from __future__ import annotations
@@ -23,14 +27,14 @@ import html
 import math
 import textwrap
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from itertools import groupby
 
 import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from aetherflow.bench.compare import ComparisonData, MetricComparison
-from aetherflow.bench.model import BenchmarkData
+from aetherflow.bench.model import BenchmarkData, GroupStats
 from aetherflow.bench.suite import (
     SUITE_HEADER,
     VARIANT_COMPARISON_HEADER,
@@ -46,8 +50,9 @@ from aetherflow.report.comparison import (
     row_cells,
     side_cells,
 )
-from aetherflow.report.html import PAGE_CSS, html_table, note_figure
-from aetherflow.report.series import latency_samples
+from aetherflow.report.figures import PALETTE, box_legend, say_in_panel, status_figure
+from aetherflow.report.page import chart_html, html_table, note_figure, page_html
+from aetherflow.report.series import StatusCounts, latency_samples, status_counts
 
 __all__ = ["render_comparison_html", "render_suite_html"]
 
@@ -55,8 +60,6 @@ _SIDE_COLOUR = {"A": "#1f77b4", "B": "#ff7f0e"}
 _SIGNIFICANT = "#6a1b9a"
 _NOT_SIGNIFICANT = "#90a4ae"
 _NO_CI = "#cfd8dc"
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-            "#7f7f7f", "#bcbd22", "#17becf")
 _PANELS_PER_ROW = 4
 _CSS_EXTRA = ".triggered{color:#c62828;font-weight:bold}.ok{color:#2e7d32}"
 
@@ -168,6 +171,14 @@ def _panel_title(r: MetricComparison) -> str:
     return r.metric + (" ★" if e.significant else "")
 
 
+def _zero_both(r: MetricComparison) -> str | None:
+    """What to say instead of an empty panel when A and B are both 0, else None."""
+    e = r.estimate
+    if e.a_value != 0 or e.b_value != 0:
+        return None
+    return "no charge on either side ($0)" if r.unit == "usd" else "0 on both sides"
+
+
 def _panels_figure(rows: Sequence[MetricComparison]) -> go.Figure:
     n_rows = max(1, math.ceil(len(rows) / _PANELS_PER_ROW))
     fig = make_subplots(rows=n_rows, cols=_PANELS_PER_ROW,
@@ -176,6 +187,11 @@ def _panels_figure(rows: Sequence[MetricComparison]) -> go.Figure:
     for i, r in enumerate(rows):
         row, col = i // _PANELS_PER_ROW + 1, i % _PANELS_PER_ROW + 1
         e = r.estimate
+        zero = _zero_both(r)
+        if e.a_value is None or e.b_value is None or zero:  # nothing to draw: say why
+            why = zero or f"n/a: {_unmeasured(r)}" + (f" ({e.note})" if e.note else "")
+            say_in_panel(fig, i, "<br>".join(textwrap.wrap(html.escape(why), 30)), size=11)
+            continue
         fig.add_trace(go.Bar(
             x=["A", "B"], y=[e.a_value, e.b_value], showlegend=False,
             marker_color=[_SIDE_COLOUR["A"], _SIDE_COLOUR["B"]],
@@ -193,12 +209,9 @@ def _panels_figure(rows: Sequence[MetricComparison]) -> go.Figure:
             error_y=error,
             hovertemplate=f"B − A = %{{y:.4g}}<br>{ci_text}<extra></extra>"),
             row=row, col=col)
-        if e.a_value is None or e.b_value is None:  # nothing to draw: say why, centred
-            axis = "" if i == 0 else str(i + 1)
-            why = html.escape(f"n/a: {_unmeasured(r)}" + (f" ({e.note})" if e.note else ""))
-            fig.add_annotation(text="<br>".join(textwrap.wrap(why, 30)), showarrow=False,
-                               x=0.5, y=0.5, xref=f"x{axis} domain", yref=f"y{axis} domain",
-                               font={"color": "#888", "size": 11})
+        # 0 always on the axis; below 0 only when B − A (or its CI) is really negative
+        fig.update_yaxes(rangemode="tozero", row=row, col=col,
+                         tickformat="$.2~g" if r.unit == "usd" else None)
         fig.add_hline(y=0, line_color="#333", line_width=1, row=row, col=col)
     fig.update_layout(
         title="A, B and B − A per metric (each in its own unit); error bar = 95% CI of "
@@ -207,26 +220,45 @@ def _panels_figure(rows: Sequence[MetricComparison]) -> go.Figure:
     return fig if rows else note_figure(fig, "n/a: no global comparison rows")
 
 
+def _side_counts(a: Sequence[GroupStats], b: Sequence[GroupStats]) -> list[StatusCounts]:
+    """Step statuses of each group key, A then B (``A · emu``, ``B · emu``, ...)."""
+    by_side = [{c.key: c for c in status_counts(groups)} for groups in (a, b)]
+    keys = list(dict.fromkeys([*by_side[0], *by_side[1]]))
+    return [replace(counts[k], key=f"{side} · {k}") for k in keys
+            for side, counts in zip("AB", by_side, strict=True) if k in counts]
+
+
+def _status_figure(a: BenchmarkData, b: BenchmarkData) -> go.Figure:
+    pa, pb = a.aggregates, b.aggregates
+    return status_figure(
+        [("per provider", _side_counts(pa.per_provider, pb.per_provider)),
+         ("per task type", _side_counts(pa.per_task_type, pb.per_task_type)),
+         ("per step", _side_counts(pa.per_step, pb.per_step))],
+        "Step statuses, A and B: passed, failed, skipped and unvalidated (unvalidated is not "
+        "a success and not in the pass rate)")
+
+
 def _distribution_figure(a: BenchmarkData, b: BenchmarkData) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("TTFT (ms)", "TTR (ms)"))
-    shown: set[str] = set()
     for col, metric in ((1, "ttft_ms"), (2, "ttr_ms")):
         drawn = False
         for side, data in (("A", a), ("B", b)):
             for provider, values in latency_samples(data, metric).items():
                 drawn = True
                 fig.add_trace(go.Box(
-                    y=values, name=f"{side} · {provider}", boxmean=True, boxpoints="all",
-                    jitter=0.4, pointpos=0, marker_color=_SIDE_COLOUR[side], legendgroup=side,
-                    showlegend=side not in shown), row=1, col=col)
-                shown.add(side)
-        if not drawn:
-            axis = "" if col == 1 else str(col)
-            fig.add_annotation(text="n/a: not measured", showarrow=False, x=0.5, y=0.5,
-                               xref=f"x{axis} domain", yref=f"y{axis} domain")
+                    y=values, name=f"{side} · {provider} (n={len(values)})", boxmean=True,
+                    boxpoints="all", jitter=0.35, pointpos=-1.7, marker={"size": 4},
+                    marker_color=_SIDE_COLOUR[side], showlegend=False), row=1, col=col)
+        if drawn:
+            fig.update_yaxes(title_text="ms", rangemode="tozero", row=1, col=col)
+        else:
+            say_in_panel(fig, col - 1, "n/a: not measured")
+    if not fig.data:
+        return note_figure(fig, "n/a: no latency measured on either side")
+    box_legend(fig)
     fig.update_layout(title="TTFT and TTR per side and provider (ms, all attempts)",
-                      yaxis_title="ms", yaxis2_title="ms")
-    return fig if fig.data else note_figure(fig, "n/a: no latency measured on either side")
+                      height=480, margin={"b": 120})
+    return fig
 
 
 def _makespan_figure(a: BenchmarkData, b: BenchmarkData) -> go.Figure:
@@ -247,7 +279,7 @@ def _makespan_figure(a: BenchmarkData, b: BenchmarkData) -> go.Figure:
                           line_color=_SIDE_COLOUR[side], annotation_text=f"{side} mean",
                           annotation_position="top left" if side == "A" else "top right")
     fig.update_layout(title="Makespan per measured run, A vs B (ms; dotted: mean)",
-                      barmode="group", yaxis_title="ms")
+                      barmode="group", yaxis={"title": "ms", "rangemode": "tozero"})
     if missing:
         fig.add_annotation(text="n/a (no makespan): " + ", ".join(missing), showarrow=False,
                            x=0, y=1.02, xref="paper", yref="paper", xanchor="left",
@@ -256,15 +288,11 @@ def _makespan_figure(a: BenchmarkData, b: BenchmarkData) -> go.Figure:
 
 
 def _charts(figures: Sequence[go.Figure]) -> str:
-    return "".join(pio.to_html(fig, full_html=False, include_plotlyjs=(i == 0),
-                               div_id=f"chart-{i}", config={"responsive": True})
-                   for i, fig in enumerate(figures))
+    return "".join(chart_html(fig, f"chart-{i}") for i, fig in enumerate(figures))
 
 
 def _page(title: str, body: str) -> str:
-    t = html.escape(title)
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{t}</title>"
-            f"<style>{PAGE_CSS}{_CSS_EXTRA}</style></head><body><h1>{t}</h1>{body}</body></html>\n")
+    return page_html(title, f"<h1>{html.escape(title)}</h1>{body}", extra_css=_CSS_EXTRA)
 
 
 def render_comparison_html(data: ComparisonData, a: BenchmarkData | None = None,
@@ -277,11 +305,11 @@ def render_comparison_html(data: ComparisonData, a: BenchmarkData | None = None,
     rows = [r for r in data.rows if r.scope == "global"]
     figures = [_relative_figure(rows), _panels_figure(rows)]
     if a is not None and b is not None:
-        figures += [_distribution_figure(a, b), _makespan_figure(a, b)]
+        figures += [_status_figure(a, b), _distribution_figure(a, b), _makespan_figure(a, b)]
         raw = ""
     else:
-        raw = ("<p class='na'>n/a: TTFT/TTR distributions and makespan per run need both "
-               "benches' data (comparison_data.json holds no raw samples).</p>")
+        raw = ("<p class='na'>n/a: step statuses, TTFT/TTR distributions and makespan per run "
+               "need both benches' data (comparison_data.json holds no raw samples).</p>")
     sides = html_table(SIDE_HEADER, [side_cells("A", data.a), side_cells("B", data.b)])
     scopes = "".join(f"<h3>{html.escape(scope)}</h3>"
                      + html_table(ROW_HEADER, [row_cells(r) for r in scope_rows])
@@ -293,10 +321,10 @@ def render_comparison_html(data: ComparisonData, a: BenchmarkData | None = None,
             + ("<span class='triggered'>TRIGGERED</span>" if f.triggered
                else "<span class='ok'>ok</span>")
             + f" — {html.escape(f.detail)}</li>" for f in data.fail_if)
-        fail_if = f"<h2>--fail-if</h2><ul>{items}</ul>"
+        fail_if = f"<h2 id='fail-if'>--fail-if</h2><ul>{items}</ul>"
     body = (f"{sides}<p>{html.escape(METHOD_NOTE)}</p>{fail_if}"
-            f"<h2>Charts (global scope)</h2>{raw}{_charts(figures)}"
-            f"<h2>Every scope</h2>{scopes}")
+            f"<h2 id='charts'>Charts (global scope)</h2>{raw}{_charts(figures)}"
+            f"<h2 id='scopes'>Every scope</h2>{scopes}")
     return _page("Comparison: B against baseline A", body)
 
 
@@ -308,8 +336,10 @@ def _suite_labels(entries: Sequence[SuiteEntry]) -> list[str]:
 
 
 def _suite_figure(entries: Sequence[SuiteEntry], title: str, axis: str,
-                  value: Callable[[SuiteEntry], float | None], fmt: str) -> go.Figure:
-    """Bars per plan × variant (one colour per variant); n/a written where not measured."""
+                  value: Callable[[SuiteEntry], float | None], fmt: str,
+                  zero_text: str = "0") -> go.Figure:
+    """Bars per plan × variant (one colour per variant) on an axis from 0; n/a written where
+    not measured, ``zero_text`` where the value is 0 (a bar of height 0 is invisible)."""
     labels = _suite_labels(entries)
     variants = list(dict.fromkeys(e.variant for e in entries))
     fig = go.Figure()
@@ -318,13 +348,15 @@ def _suite_figure(entries: Sequence[SuiteEntry], title: str, axis: str,
                    if e.variant == variant]
         fig.add_trace(go.Bar(
             x=[lab for lab, _ in members], y=[value(e) for _, e in members], name=variant,
-            marker_color=_PALETTE[k % len(_PALETTE)],
+            marker_color=PALETTE[k % len(PALETTE)],
             hovertemplate=f"%{{x}}: %{{y:{fmt}}}<extra>{html.escape(variant)}</extra>"))
     missing = [lab for lab, e in zip(labels, entries, strict=True) if value(e) is None]
-    for lab in missing:
-        fig.add_annotation(text="n/a", x=lab, y=0, yanchor="bottom", yshift=2,
+    zeros = [lab for lab, e in zip(labels, entries, strict=True) if value(e) == 0]
+    for lab, text in [(m, "n/a") for m in missing] + [(z, zero_text) for z in zeros]:
+        fig.add_annotation(text=text, x=lab, y=0, yanchor="bottom", yshift=2,
                            showarrow=False, font={"color": "#888"})
-    fig.update_layout(title=title, yaxis_title=axis, barmode="overlay", legend_title="variant",
+    fig.update_layout(title=title, yaxis={"title": axis, "rangemode": "tozero"},
+                      barmode="overlay", legend_title="variant",
                       xaxis={"categoryorder": "array", "categoryarray": labels})
     if entries and len(missing) == len(entries):
         fig.update_yaxes(range=[0, 1])
@@ -332,26 +364,51 @@ def _suite_figure(entries: Sequence[SuiteEntry], title: str, axis: str,
     return fig if entries else note_figure(fig, "n/a: no bench")
 
 
+def _suite_cost_figure(entries: Sequence[SuiteEntry]) -> go.Figure:
+    """Cost total per bench; a sentence instead of a flat chart when every bench cost $0."""
+    costs = [e.data.aggregates.global_figures.cost for e in entries]
+    if costs and all(c.total_usd == 0 for c in costs):
+        sources = {s for c in costs for s in c.price_sources}
+        local = bool(sources) and all(s.startswith("local model") for s in sources)
+        return note_figure(go.Figure(layout={"title": "Cost total (USD)"}),
+                           "local model: no charge in any bench" if local else
+                           "no charge: every bench cost $0 (" + ", ".join(sorted(sources))
+                           + ")")
+    fig = _suite_figure(entries, "Cost total (USD)", "USD",
+                        lambda e: e.data.aggregates.global_figures.cost.total_usd, "$.6f",
+                        zero_text="$0 (no charge)")
+    if fig.data:
+        fig.update_yaxes(tickformat="$.2~g")
+    return fig
+
+
+def _suite_status_figure(entries: Sequence[SuiteEntry]) -> go.Figure:
+    counts = [StatusCounts(lab, g.steps_passed, g.steps_failed, g.steps_skipped,
+                           g.steps_unvalidated)
+              for lab, g in zip(_suite_labels(entries),
+                                (e.data.aggregates.global_figures for e in entries),
+                                strict=True)]
+    return status_figure([("per plan · variant", counts)],
+                         "Step statuses per plan · variant (executed checks; failed plans "
+                         "kept; unvalidated is not a success)")
+
+
 def render_suite_html(entries: Sequence[SuiteEntry]) -> str:
     """The whole self-contained ``comparison_report.html`` of a suite (plan × variant)."""
     figures = [
-        _suite_figure(entries, "Pass rate (executed checks; failed plans kept)", "%",
-                      lambda e: None if e.data.aggregates.global_figures.pass_rate
-                      is None else 100 * e.data.aggregates.global_figures.pass_rate,
-                      ".1f"),
+        _suite_status_figure(entries),
         _suite_figure(entries, "Makespan mean (ms)", "ms",
                       lambda e: e.data.aggregates.global_figures.makespan_ms.mean, ".0f"),
         _suite_figure(entries, "TTFT p50 (ms, all attempts)", "ms",
                       lambda e: e.data.aggregates.latency_all.ttft_ms.p50, ".0f"),
-        _suite_figure(entries, "Cost total (USD)", "USD",
-                      lambda e: e.data.aggregates.global_figures.cost.total_usd, ".6f"),
+        _suite_cost_figure(entries),
     ]
     comparisons = "".join(f"<h3>{html.escape(title)}</h3>"
                           + html_table(VARIANT_COMPARISON_HEADER, rows)
                           for title, rows in variant_comparisons(entries))
     body = (html_table(SUITE_HEADER, [suite_row(e) for e in entries])
             + f"<p>{html.escape(suite_totals(entries))}</p>"
-            + f"<h2>Charts</h2>{_charts(figures)}"
-            + "<h2>Variants against the first variant of each plan (95% CIs in each bench's "
-              "<code>aetherflow compare</code>)</h2>" + comparisons)
+            + f"<h2 id='charts'>Charts</h2>{_charts(figures)}"
+            + "<h2 id='variants'>Variants against the first variant of each plan (95% CIs in "
+              "each bench's <code>aetherflow compare</code>)</h2>" + comparisons)
     return _page("Suite comparison", body)

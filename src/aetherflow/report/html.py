@@ -1,110 +1,108 @@
-"""``benchmark_report.html``: one self-contained page with interactive plotly charts.
+"""``benchmark_report.html``: one self-contained page a person can send to a colleague.
 
-plotly.js is inlined once (``include_plotlyjs=True``): the file opens offline, with no CDN.
-The page carries the same tables as the Markdown report (rendered from the same data).
+It renders the same sections as the Markdown report (built once in
+:mod:`aetherflow.report.sections`), with the interactive charts of
+:mod:`aetherflow.report.figures` where the Markdown links its PNGs. The page needs no
+network and stays small: see :mod:`aetherflow.report.page` for how plotly.js is inlined.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
-import plotly.io as pio
 
 from aetherflow.bench.model import BenchmarkData
-from aetherflow.report.analysis import analyse
-from aetherflow.report.format import DIST_COLUMNS, dist_cells
-from aetherflow.report.series import gantt_bars, latency_samples, representative_run, step_totals
+from aetherflow.report.figures import bench_figures
+from aetherflow.report.page import (
+    PAGE_CSS,
+    chart_html,
+    html_table,
+    inline_markup,
+    note_figure,
+    page_html,
+)
+from aetherflow.report.sections import (
+    Block,
+    Chart,
+    Items,
+    Paragraph,
+    Section,
+    Table,
+    banner,
+    bench_sections,
+    bench_title,
+)
 
-__all__ = ["PAGE_CSS", "html_table", "note_figure", "render_html"]
-
-_STATUS_COLOUR = {"passed": "#2e7d32", "unvalidated": "#1565c0", "failed": "#c62828",
-                 "skipped": "#f9a825"}
-
-PAGE_CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px}
-th{background:#f0f0f0}.na{color:#888}
-"""
-
-
-def note_figure(fig: go.Figure, text: str) -> go.Figure:
-    """``fig`` with ``text`` written in its middle (how a chart says n/a and why)."""
-    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    return fig
-
-
-def _latency_figure(data: BenchmarkData) -> go.Figure:
-    fig = go.Figure()
-    for metric, name in (("ttft_ms", "TTFT"), ("ttr_ms", "TTR")):
-        for provider, values in latency_samples(data, metric).items():
-            fig.add_trace(go.Box(y=values, name=f"{name} · {provider}", boxmean=True,
-                                 boxpoints="all"))
-    fig.update_layout(title="TTFT and TTR per provider (ms, all attempts)", yaxis_title="ms")
-    return fig if fig.data else note_figure(fig, "n/a: no latency measured")
+__all__ = ["PAGE_CSS", "ChartSlots", "html_block", "html_sections", "html_table",
+           "note_figure", "render_html"]
 
 
-def _timeline_figure(data: BenchmarkData) -> go.Figure:
-    run = representative_run(data)
-    bars = gantt_bars(run) if run else []
-    fig = go.Figure()
-    for bar in bars:
-        fig.add_trace(go.Bar(
-            x=[bar.end_ms - bar.start_ms], y=[bar.step_id], base=[bar.start_ms],
-            orientation="h", name=bar.status, showlegend=False,
-            marker_color=_STATUS_COLOUR.get(bar.status, "grey"),
-            hovertemplate=f"{bar.step_id}: {bar.status}<br>%{{base:.0f}} → "
-                          f"{bar.end_ms:.0f} ms<extra></extra>"))
-    title = "Step timeline" + (f" of run {run.run_id} (median makespan)" if run else "")
-    fig.update_layout(title=title, xaxis_title="ms after run start", barmode="overlay",
-                      yaxis={"autorange": "reversed"})
-    return fig if bars else note_figure(fig, "n/a: no finished step")
+class ChartSlots:
+    """Numbers the chart places of a page in order: ``chart-0``, ``chart-1``, ..."""
+
+    def __init__(self, figures: dict[str, go.Figure]) -> None:
+        self.figures = figures
+        self.count = 0
+
+    def place(self, key: str) -> str:
+        """The chart ``key`` as the page's next chart (its ``<div>`` and drawing call)."""
+        div = chart_html(self.figures[key], f"chart-{self.count}")
+        self.count += 1
+        return div
 
 
-def _tokens_cost_figure(data: BenchmarkData) -> go.Figure:
-    totals = step_totals(data)
-    names = [t.step_id for t in totals]
-    fig = go.Figure([
-        go.Bar(x=names, y=[t.input_tokens for t in totals], name="input tokens / attempt"),
-        go.Bar(x=names, y=[t.output_tokens for t in totals], name="output tokens / attempt"),
-        go.Scatter(x=names, y=[t.cost_usd for t in totals], name="cost USD / run",
-                   yaxis="y2", mode="markers+lines"),
-    ])
-    fig.update_layout(title="Tokens and cost per step", barmode="group",
-                      yaxis={"title": "tokens"},
-                      yaxis2={"title": "USD", "overlaying": "y", "side": "right"})
-    return fig
+def html_block(block: Block, charts: ChartSlots) -> str:
+    """One block of a section as HTML (every text escaped)."""
+    if isinstance(block, Paragraph):
+        cls = {"plain": "", "note": " class='note'", "warning": " class='warning'"}[block.tone]
+        lead = "<b>Warning:</b> " if block.tone == "warning" else ""
+        return f"<p{cls}>{lead}{inline_markup(block.text)}</p>"
+    if isinstance(block, Table):
+        caption = (f"<div class='caption'>{inline_markup(block.caption)}</div>"
+                   if block.caption else "")
+        return caption + html_table(block.header, block.rows, block.status_column)
+    if isinstance(block, Items):
+        items = "".join(f"<li><b>{inline_markup(lead)}</b> {inline_markup(text)}</li>"
+                        for lead, text in block.items)
+        return f"<ul class='answers'>{items}</ul>"
+    if isinstance(block, Chart):
+        return charts.place(block.key)
+    raise TypeError(f"not a report block: {block!r}")
 
 
-def html_table(header: list[str], rows: list[list[str]]) -> str:
-    """An HTML table with every cell escaped."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                   for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _latency_tables(data: BenchmarkData) -> str:
+def html_sections(sections: Sequence[Section], charts: ChartSlots) -> str:
+    """The sections, each under a heading with an anchor (``id`` = the section key)."""
     parts = []
-    for table in (data.aggregates.latency_all, data.aggregates.latency_successful):
-        rows = [[f"{name} {unit}", *dist_cells(d)] for name, unit, d in table.rows()]
-        parts.append(f"<h3>Latency: {html.escape(table.population)}</h3>"
-                     + html_table(["metric", *DIST_COLUMNS], rows))
+    for s in sections:
+        tag = f"h{s.level}"
+        parts.append(f"<{tag} id='{html.escape(s.key)}'>{html.escape(s.title)}</{tag}>"
+                     + "".join(html_block(b, charts) for b in s.blocks))
     return "".join(parts)
+
+
+def _toc(sections: Sequence[Section]) -> str:
+    links = " ".join(f"<a href='#{html.escape(s.key)}'>{html.escape(s.title)}</a>"
+                    for s in sections if s.level == 2)
+    return f"<nav class='toc'>{links}</nav>"
+
+
+def _subtitle(data: BenchmarkData) -> str:
+    m = data.meta
+    kind = "emulated provider" if m.emulated else "real provider"
+    runs = len(data.measured_runs())
+    return (f"<p class='sub'>{html.escape(m.provider)} · {html.escape(m.model or 'model n/a')}"
+            f" · {kind} · {runs} measured run{'s' * (runs != 1)} + {m.warmup} warm-up · "
+            f"plan {html.escape(m.plan)} · started {html.escape(m.started_at)}</p>")
 
 
 def render_html(data: BenchmarkData) -> str:
     """The whole self-contained HTML page."""
-    figures = [_latency_figure(data), _timeline_figure(data), _tokens_cost_figure(data)]
-    charts = [pio.to_html(fig, full_html=False, include_plotlyjs=(i == 0),
-                          div_id=f"chart-{i}", config={"responsive": True})
-              for i, fig in enumerate(figures)]
-    answers = "".join(f"<li><b>{html.escape(a.question)}</b> {html.escape(a.answer)}</li>"
-                      for a in analyse(data))
-    title = html.escape(f"Benchmark: {data.meta.task_id}"
-                        + (f" ({data.meta.label})" if data.meta.label else ""))
-    emulated = "<p><b>Emulated run</b> (not a real provider).</p>" if data.meta.emulated else ""
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
-            f"<style>{PAGE_CSS}</style></head><body><h1>{title}</h1>{emulated}"
-            f"<h2>Analysis</h2><ul>{answers}</ul>{_latency_tables(data)}"
-            f"<h2>Charts</h2>{''.join(charts)}</body></html>\n")
+    sections = bench_sections(data)
+    charts = ChartSlots(bench_figures(data))
+    title = bench_title(data)
+    body = (f"<h1>{html.escape(title)}</h1>{_subtitle(data)}"
+            + "".join(html_block(p, charts) for p in banner(data))
+            + _toc(sections) + html_sections(sections, charts))
+    return page_html(title, body)

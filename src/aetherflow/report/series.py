@@ -1,26 +1,54 @@
-"""Plot-ready series extracted from a :class:`BenchmarkData` (shared by PNG and HTML views)."""
+"""Plot-ready series extracted from a :class:`BenchmarkData` (shared by PNG and HTML views).
+
+Nothing here invents a value: a step without stamps is left out of a timeline (and the
+chart names it), an unpriced cost stays None, a $0 bench is said to cost nothing rather
+than drawn as an empty chart.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
 from aetherflow.bench.aggregate import all_attempts, all_steps
-from aetherflow.bench.model import BenchmarkData
-from aetherflow.metrics.records import RunRecord
+from aetherflow.bench.model import BenchmarkData, GroupStats
+from aetherflow.metrics.records import RunRecord, StepRecord
+from aetherflow.report.format import na
 
-__all__ = ["GanttBar", "StepTotals", "gantt_bars", "latency_samples", "representative_run",
-           "step_totals"]
+__all__ = [
+    "BOX_LEGEND",
+    "PHASE_COLOUR",
+    "PHASE_LABEL",
+    "STATUS_COLOUR",
+    "STATUS_ORDER",
+    "CostView",
+    "Segment",
+    "StatusCounts",
+    "StepLane",
+    "StepTotals",
+    "cost_view",
+    "latency_samples",
+    "representative_run",
+    "status_counts",
+    "step_totals",
+    "timeline_lanes",
+]
 
-
-@dataclass(frozen=True)
-class GanttBar:
-    """One step of one run on the run's clock (ms after run start)."""
-
-    step_id: str
-    start_ms: float
-    end_ms: float
-    status: str
-    first_token_ms: float | None
+#: The four step statuses in the order a stacked pass-rate bar draws them.
+STATUS_ORDER: tuple[str, ...] = ("passed", "failed", "skipped", "unvalidated")
+STATUS_COLOUR = {"passed": "#2e7d32", "failed": "#c62828", "skipped": "#8d6e63",
+                 "unvalidated": "#1565c0"}
+#: Phases of a step on a timeline: waiting for a slot, the request running, checks running.
+PHASE_LABEL = {"span": "step: ready → finished", "waiting": "waiting for a slot (queue)",
+               "running": "request running (dispatched → closed)",
+               "checks": "checks running (validation)"}
+PHASE_COLOUR = {"span": "#e0e0e0", "waiting": "#ffb74d", "running": "#1976d2",
+                "checks": "#8e24aa"}
+#: What the marks of every box plot mean (plotly and matplotlib draw them the same way).
+BOX_LEGEND = ("box: middle half of the values (p25 to p75); line in the box: median; "
+              "dashed line: mean; whiskers: the furthest value within 1.5 × the box height; "
+              "dots: every value; n: values per box")
 
 
 @dataclass(frozen=True)
@@ -31,6 +59,74 @@ class StepTotals:
     input_tokens: float | None
     output_tokens: float | None
     cost_usd: float | None
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    """How many steps of a group ended in each status (for a stacked pass-rate bar)."""
+
+    key: str
+    passed: int
+    failed: int
+    skipped: int
+    unvalidated: int
+
+    @property
+    def n(self) -> int:
+        """The pass rate's denominator: passed + failed + skipped (unvalidated excluded)."""
+        return self.passed + self.failed + self.skipped
+
+    @property
+    def pass_rate(self) -> float | None:
+        """passed / n; None when no step had an executable check."""
+        return self.passed / self.n if self.n else None
+
+    def count(self, status: str) -> int:
+        """The number of steps with ``status``."""
+        return int(getattr(self, status))
+
+    def label(self) -> str:
+        """``pass rate 75.0% (n = 4); 1 unvalidated, not counted`` for the bar's end."""
+        rate = "n/a" if self.pass_rate is None else f"{100 * self.pass_rate:.1f}%"
+        extra = f"; {self.unvalidated} unvalidated, not counted" if self.unvalidated else ""
+        return f"pass rate {rate} (n = {self.n}){extra}"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One phase of one attempt of a step on the run's clock (ms after run start)."""
+
+    kind: Literal["waiting", "running", "checks"]
+    start_ms: float
+    end_ms: float
+    attempt: int
+
+
+@dataclass(frozen=True)
+class StepLane:
+    """One step of one run on a timeline: its span and the phases inside it."""
+
+    step_id: str
+    status: str
+    ready_ms: float
+    finished_ms: float
+    segments: list[Segment] = field(default_factory=list)
+    first_tokens_ms: list[float] = field(default_factory=list)
+    attempts: int = 0
+    repairs: int = 0
+
+    def label(self) -> str:
+        """``service · passed (1 repair)`` for the lane's axis."""
+        extra = f" ({self.repairs} repair{'s' * (self.repairs != 1)})" if self.repairs else ""
+        return f"{self.step_id} · {self.status}{extra}"
+
+
+@dataclass(frozen=True)
+class CostView:
+    """How a cost chart should read: drawn (``priced``), or a sentence instead of a chart."""
+
+    state: Literal["priced", "no_charge", "unpriced"]
+    text: str = ""
 
 
 def latency_samples(data: BenchmarkData, metric: str) -> dict[str, list[float]]:
@@ -52,18 +148,58 @@ def representative_run(data: BenchmarkData) -> RunRecord | None:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def gantt_bars(run: RunRecord) -> list[GanttBar]:
-    """Ready → finished bars of the steps of ``run`` that have both stamps."""
-    bars: list[GanttBar] = []
+def status_counts(groups: Sequence[GroupStats]) -> list[StatusCounts]:
+    """Step statuses per group (provider, task type or step id)."""
+    return [StatusCounts(g.key, g.steps_passed, g.steps_failed, g.steps_skipped,
+                         g.steps_unvalidated) for g in groups]
+
+
+def _segments(s: StepRecord) -> tuple[list[Segment], list[float]]:
+    """The waiting/running/checks phases of ``s``'s attempts, and their first tokens.
+
+    Checks are drawn right after the attempt whose files they checked, as long as their
+    verdicts' durations (or, without those, the step's validation time after its last
+    attempt), clipped to the step's end.
+    """
+    end = s.finished_at_ms if s.finished_at_ms is not None else float("inf")
+    out: list[Segment] = []
+    firsts: list[float] = []
+    closed_last: float | None = None
+    per_verdict = False
+    for a in s.attempts:
+        t = a.timeline_ms
+        queued, dispatched, closed = t.get("queued"), t.get("dispatched"), t.get("closed")
+        if queued is not None and dispatched is not None and dispatched > queued:
+            out.append(Segment("waiting", queued, dispatched, a.attempt))
+        if dispatched is not None and closed is not None:
+            out.append(Segment("running", dispatched, closed, a.attempt))
+            closed_last = closed
+        first = t.get("first_token")
+        if first is not None:
+            firsts.append(first)
+        checks = sum(v.duration_ms or 0.0 for v in a.verdicts)
+        if checks and closed is not None:
+            per_verdict = True
+            out.append(Segment("checks", closed, min(closed + checks, end), a.attempt))
+    if not per_verdict and s.validation_ms and closed_last is not None and s.attempts:
+        out.append(Segment("checks", closed_last, min(closed_last + s.validation_ms, end),
+                           s.attempts[-1].attempt))
+    return out, firsts
+
+
+def timeline_lanes(run: RunRecord) -> tuple[list[StepLane], list[str]]:
+    """The lanes of the steps of ``run`` that have ready and finished stamps, and a
+    ``step (status: reason)`` line for each step that could not be drawn."""
+    lanes: list[StepLane] = []
+    missing: list[str] = []
     for s in run.steps:
         if s.ready_at_ms is None or s.finished_at_ms is None:
+            missing.append(f"{s.step_id} ({s.status}" + (f": {s.reason})" if s.reason else ")"))
             continue
-        first = None
-        if s.attempts and s.ttft_ms is not None:
-            dispatched = s.attempts[-1].timeline_ms.get("dispatched")
-            first = None if dispatched is None else dispatched + s.ttft_ms
-        bars.append(GanttBar(s.step_id, s.ready_at_ms, s.finished_at_ms, s.status, first))
-    return bars
+        segments, firsts = _segments(s)
+        lanes.append(StepLane(s.step_id, s.status, s.ready_at_ms, s.finished_at_ms, segments,
+                              firsts, len(s.attempts), s.repairs))
+    return lanes, missing
 
 
 def _mean(values: list[float]) -> float | None:
@@ -87,3 +223,18 @@ def step_totals(data: BenchmarkData) -> list[StepTotals]:
                 costs.append(sum(c or 0.0 for c in step_cost))
     return [StepTotals(k, _mean(i), _mean(o), None if bad else _mean(c))
             for k, (i, o, c, bad) in per.items()]
+
+
+def cost_view(data: BenchmarkData) -> CostView:
+    """Whether the bench's cost can be drawn: ``no_charge`` when every attempt cost $0
+    (``local model: no charge`` for the embedded model), ``unpriced`` with the reason."""
+    c = data.aggregates.global_figures.cost
+    if c.total_usd is None:
+        return CostView("unpriced", na(c.note or "some attempt could not be priced"))
+    if c.total_usd == 0:
+        local = bool(c.price_sources) and all(s.startswith("local model")
+                                              for s in c.price_sources)
+        sources = ", ".join(c.price_sources) or "no price source"
+        return CostView("no_charge", "local model: no charge" if local
+                        else f"no charge: every attempt cost $0 (price source: {sources})")
+    return CostView("priced")
