@@ -213,10 +213,10 @@ def test_every_report_file_is_written(tmp_path: Path) -> None:
     files = write_bench_reports(make_data(), tmp_path)
     names = {f.name for f in files}
     assert names == {"benchmark_report.md", "benchmark_report.html", "latency.png",
-                     "timeline.png", "tokens_cost.png"}
+                     "timeline.png", "tokens_cost.png", "quality.png"}
     for f in files:
         assert f.stat().st_size > 0
     assert (tmp_path / "timeline.png").read_bytes()[:4] == b"\x89PNG"
     page = (tmp_path / "benchmark_report.html").read_text()
     assert "<script src=" not in page and "plotly.js v" in page  # inlined, no CDN
-    assert page.count("Plotly.newPlot") == 3
+    assert page.count("Plotly.newPlot") == 4

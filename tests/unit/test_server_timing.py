@@ -95,8 +95,8 @@ def test_markdown_shows_server_rows_with_values_or_reasons() -> None:
     assert "| TTFT outside prefill (ms) | 1 | 30.0 |" in md
     na = render_markdown(make_data())
     assert "server prefill (ms)" in na and "not recorded (written before" in na
-    assert "| TPOT (ms/token, tokens from server; not ITL) |" in na  # not ITL, says why
-    assert "| ITL (ms, pooled gaps between chunks) |" in na
+    assert "| TPOT (ms/token, not ITL) |" in na  # the table says it is not ITL
+    assert "| ITL (ms, gaps between chunks, not TPOT) |" in na
 
 
 def test_older_records_load_with_explicit_not_recorded_reasons() -> None:

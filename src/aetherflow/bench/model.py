@@ -205,7 +205,8 @@ class LatencyTable(_Model):
     ttft_outside_prefill_ms: Distribution = Field(default_factory=_not_recorded)
     #: Inter-token latency: every gap between content chunks, pooled over attempts (vLLM's
     #: definition). Not TPOT: a chunk may hold several tokens.
-    itl_ms: Distribution = Field(default_factory=_not_recorded)
+    itl_ms: Distribution = Field(default_factory=lambda: Distribution(
+        n=0, note="not in this data (recorded before AetherFlow pooled ITL)"))
     #: Where the output token counts behind TPOT came from (``server``, ``tokenizer``,
     #: ``chunk_count``: then TPOT is per chunk, not per token).
     tpot_provenance: list[str] = Field(default_factory=list)
@@ -216,12 +217,10 @@ class LatencyTable(_Model):
         ``hide_unmeasured_server`` drops the server-reported rows nobody reported (for
         compact views; the Markdown and HTML reports show them as n/a with the reason).
         """
-        tokens = ", ".join(self.tpot_provenance) or "n/a"
-        per = "chunk" if self.tpot_provenance == ["chunk_count"] else "token"
         client = [
             ("TTFT", "ms", self.ttft_ms), ("TTR", "ms", self.ttr_ms),
-            ("TPOT", f"ms/{per}, tokens from {tokens}; not ITL", self.tpot_ms),
-            ("ITL", "ms, pooled gaps between chunks", self.itl_ms),
+            ("TPOT", "ms/token, not ITL", self.tpot_ms),
+            ("ITL", "ms, gaps between chunks, not TPOT", self.itl_ms),
             ("queue latency", "ms", self.queue_latency_ms),
             ("network overhead", "ms", self.network_overhead_ms),
         ]

@@ -415,13 +415,11 @@ def _latency_rows(table: LatencyTable) -> tuple[list[list[str]], list[Distributi
     dists: list[Distribution] = []
     for name, unit, d in table.rows():
         what = _tpot_what(table) if name == "TPOT" else _WHAT.get(name, "")
+        if name == "ITL":
+            what = ("every gap between content chunks, pooled over attempts (a chunk may "
+                    "hold several tokens)")
         rows.append([f"{name} ({unit})", *dist_cells(d), what])
         dists.append(d)
-        if name == "TPOT":
-            rows.append(["ITL (ms, gaps between chunks, not TPOT)", *dist_cells(table.itl_ms),
-                         "every gap between content chunks, pooled over attempts (a chunk "
-                         "may hold several tokens)"])
-            dists.append(table.itl_ms)
     return rows, dists
 
 

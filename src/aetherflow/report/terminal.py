@@ -28,9 +28,9 @@ _TERMINAL_COLUMNS = ("n", "mean", "p50", "p95", "max")  # fits 80 columns; the f
 _SHORT_UNIT = {"ms": "ms", "ms/token": "ms/tok"}
 
 
-def _short(name: str, unit: str) -> str:
+def _short(name: str, unit: str, provenance: list[str]) -> str:
     if name == "TPOT":
-        return "TPOT ms/chunk" if unit.startswith("ms/chunk") else "TPOT ms/tok"
+        return "TPOT ms/chunk" if provenance == ["chunk_count"] else "TPOT ms/tok"
     if name == "ITL":
         return "ITL ms"
     return f"{name} {_SHORT_UNIT.get(unit, unit)}"
@@ -46,7 +46,7 @@ def _latency(table: LatencyTable) -> Table:
         out.add_column(col, justify="right", no_wrap=True)
     keep = [DIST_COLUMNS.index(c) for c in _TERMINAL_COLUMNS]
     for name, unit, d in table.rows(hide_unmeasured_server=True):
-        label = _short(name, unit)
+        label = _short(name, unit, table.tpot_provenance)
         if d.n == 0:  # the reason goes under the table: a cell would squeeze the numbers
             out.add_row(label, "0", *["n/a"] * (len(keep) - 1))
             notes.append(f"{label}: {na(d.note)}.")
