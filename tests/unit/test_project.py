@@ -29,6 +29,7 @@ from aetherflow.execution.project import (
     LINK_MIN_FILES,
     MANIFEST_FILE,
     FileView,
+    PendingSnapshot,
     Project,
     ProjectManifest,
     apply_to_project,
@@ -218,6 +219,36 @@ def test_snapshot_skips_an_unreadable_file_with_the_reason(
     assert list(manifest.files) == ["a.py"]
     assert manifest.skipped == {"locked.py": "cannot be read: Permission denied"}
     assert not (tmp_path / "base" / "locked.py").exists()
+
+
+def test_a_background_snapshot_gives_the_same_copy_and_manifest(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "p", {"a.py": "a\n", "pkg/m.py": "m\n", "big.bin": "x" * 3_000_000})
+    os.symlink("a.py", root / "alias.py")
+    sync = Project.open(root).snapshot(tmp_path / "sync")
+    pending = Project.open(root).start_snapshot(tmp_path / "bg")
+    manifest = pending.wait(timeout=60)
+    assert pending.done() and manifest is pending.manifest
+    assert manifest.files == sync.files and manifest.links == sync.links
+    for rel in sync.files:
+        assert (tmp_path / "bg" / rel).read_bytes() == (tmp_path / "sync" / rel).read_bytes()
+        assert (tmp_path / "bg" / rel).stat().st_mode == (tmp_path / "sync" / rel).stat().st_mode
+    assert os.readlink(tmp_path / "bg" / "alias.py") == "a.py"
+
+
+def test_a_file_changed_before_the_background_copy_fails_the_wait(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _tree(tmp_path / "p", {"a.py": "a\n", "b.py": "b\n"})
+    copy = PendingSnapshot._copy
+
+    def edit_then_copy(self: PendingSnapshot, src: Path, dest: Path) -> None:
+        (root / "b.py").write_text("edited after hashing\n")
+        copy(self, src, dest)
+
+    monkeypatch.setattr(PendingSnapshot, "_copy", edit_then_copy)
+    pending = Project.open(root).start_snapshot(tmp_path / "bg")
+    with pytest.raises(ConfigError, match=r"^--project: b\.py changed while the run was "
+                                          r"copying the project; start the run again$"):
+        pending.wait(timeout=60)
 
 
 def test_manifest_round_trip_and_bad_files(tmp_path: Path) -> None:
@@ -422,6 +453,16 @@ def test_apply_refuses_paths_outside_the_project(project: tuple[Path, ProjectMan
     assert list((tmp_path / "elsewhere").iterdir()) == []
 
 
+def test_apply_never_overwrites_a_file_the_run_did_not_copy(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "p", {"a.py": "a\n", ".gitignore": ".env\n", ".env": "KEY=1\n"})
+    manifest = Project.open(root).snapshot(tmp_path / "base")
+    assert ".env" not in manifest.files
+    with pytest.raises(ConfigError, match=r"'\.env': it exists in the project but the run did "
+                                          r"not copy it"):
+        apply_to_project(root, manifest, {"a.py": "A\n", ".env": "KEY=stolen\n"})
+    assert (root / ".env").read_text() == "KEY=1\n" and (root / "a.py").read_text() == "a\n"
+
+
 def test_a_failure_while_staging_writes_nothing(project: tuple[Path, ProjectManifest],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     root, manifest = project
@@ -482,7 +523,8 @@ def test_run_changes_of_a_run_that_is_not_a_project_run(tmp_path: Path) -> None:
 def test_exports_are_pinned() -> None:
     assert project_module.__all__ == [
         "BASE_DIR", "DELETED_FILE", "LINK_MIN_BYTES", "LINK_MIN_FILES", "MANIFEST_FILE",
-        "ApplyResult", "DiffStat", "FileStamp", "FileView", "Project", "ProjectListing",
+        "ApplyResult", "DiffStat", "FileStamp", "FileView", "PendingSnapshot", "Project",
+        "ProjectListing",
         "ProjectManifest", "RunChanges", "apply_to_project", "choose_link", "diff_stat",
         "materialize_view", "project_changes", "record_deleted", "run_changes",
         "unified_diff"]

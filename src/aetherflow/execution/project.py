@@ -28,6 +28,7 @@ import secrets
 import shutil
 import stat
 import subprocess
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ import pathspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aetherflow.errors import (
+    AetherFlowError,
     ConfigError,
     CorruptResultError,
     OutputError,
@@ -57,6 +59,7 @@ __all__ = [
     "DiffStat",
     "FileStamp",
     "FileView",
+    "PendingSnapshot",
     "Project",
     "ProjectListing",
     "ProjectManifest",
@@ -259,31 +262,110 @@ def _link_target(root: Path, rel: str) -> str | None:
     return os.path.relpath(real, full.parent)
 
 
-def _copy_file(src: Path, dst: Path) -> FileStamp:
-    """Copy ``src`` to a new read-only ``dst``; stamp it from the bytes actually copied."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(src, flags)
+def _read_stamp(fd: int, out: int | None) -> FileStamp:
+    """Stamp the regular file open at ``fd`` from the bytes read, copying them to ``out``
+    (made read-only, execute bits kept) when given."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file")
+    mode = stat.S_IMODE(st.st_mode)
+    h = hashlib.sha256()
+    size = 0
+    while chunk := os.read(fd, _CHUNK):
+        h.update(chunk)
+        size += len(chunk)
+        if out is not None:
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(out, view):]
+    if out is not None:
+        os.fchmod(out, _RO_MODE | (mode & 0o111))
+    return FileStamp(size=size, mtime_ns=st.st_mtime_ns, sha256=h.hexdigest(), mode=mode)
+
+
+def _stamp_file(src: Path, dst: Path | None = None) -> FileStamp:
+    """Stamp ``src`` (size, mtime, SHA-256, mode), copying it to a new read-only ``dst``
+    when given; the stamp is of the bytes actually read."""
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        mode = stat.S_IMODE(st.st_mode)
+        if dst is None:
+            return _read_stamp(fd, None)
         out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            h = hashlib.sha256()
-            size = 0
-            while chunk := os.read(fd, _CHUNK):
-                h.update(chunk)
-                size += len(chunk)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(out, view):]
-            os.fchmod(out, _RO_MODE | (mode & 0o111))
+            return _read_stamp(fd, out)
         finally:
             os.close(out)
     finally:
         os.close(fd)
-    return FileStamp(size=size, mtime_ns=st.st_mtime_ns, sha256=h.hexdigest(), mode=mode)
+
+
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def _empty_dest(dest: Path) -> Path:
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise OutputError(f"the project copy's destination {dest} is not an empty directory")
+    return dest
+
+
+def _make_dirs(dest: Path, paths: Iterable[str]) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for d in sorted({str(PurePosixPath(p).parent) for p in paths} - {"."}):
+        (dest / d).mkdir(parents=True, exist_ok=True)
+
+
+class PendingSnapshot:
+    """A snapshot whose manifest is complete (every file listed and hashed) while its copy
+    is still being made by a background thread: :meth:`Project.start_snapshot`.
+
+    Call :meth:`wait` before anything reads the copy (a check's view, ``assign_output``'s
+    ``root``, a :class:`FileView` of the base). Before that, read a file's text from the
+    project itself: the copy verifies every file against the manifest's hash, so if the
+    project changed in between, :meth:`wait` raises instead of the run going on with a
+    copy its prompts did not see.
+    """
+
+    def __init__(self, manifest: ProjectManifest, root: Path, dest: Path) -> None:
+        self.manifest = manifest
+        self._error: AetherFlowError | None = None
+        self._thread = threading.Thread(target=self._copy, args=(root, dest), daemon=True,
+                                        name="aetherflow-project-copy")
+        self._thread.start()
+
+    def _copy(self, root: Path, dest: Path) -> None:
+        m = self.manifest
+        try:
+            _make_dirs(dest, [*m.files, *m.links])
+            for rel, stamp in m.files.items():
+                if _stamp_file(root / rel, dest / rel).sha256 != stamp.sha256:
+                    raise ConfigError(f"--project: {rel} changed while the run was copying "
+                                      "the project; start the run again")
+            for rel, target in m.links.items():
+                os.symlink(target, dest / rel)
+        except AetherFlowError as exc:
+            self._error = exc
+        except OSError as exc:
+            self._error = OutputError(f"cannot copy the project into {dest}: "
+                                      f"{exc.strerror or exc}")
+
+    def done(self) -> bool:
+        """Whether the copy has finished (successfully or not)."""
+        return not self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> ProjectManifest:
+        """Block until the copy is complete and return the manifest.
+
+        Raises:
+            ConfigError: a project file changed between hashing and copying.
+            OutputError: the copy could not be written, or ``timeout`` passed first.
+        """
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise OutputError(f"the project copy did not finish within {timeout} s")
+        if self._error is not None:
+            raise self._error
+        return self.manifest
 
 
 @dataclass(frozen=True)
@@ -378,7 +460,8 @@ class Project:
 
     def snapshot(self, dest: Path, *, exclude: Iterable[Path] = ()) -> ProjectManifest:
         """Copy the project into ``dest`` (the run's base; created, must be empty) and
-        return its manifest (``base`` is ``dest`` as given).
+        return its manifest (``base`` is ``dest`` as given). One read of each file both
+        copies and hashes it.
 
         Copied files are read-only (``0444``, execute bits kept) so that a check's hard-link
         view cannot change them. ``dest`` itself is left out when it lies in the project. A
@@ -387,23 +470,17 @@ class Project:
         Raises:
             OutputError: ``dest`` is not empty or cannot be written.
         """
-        dest = Path(dest)
-        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-            raise OutputError(f"the project copy's destination {dest} is not an empty "
-                              "directory")
+        dest = _empty_dest(dest)
         listing = self.listing(exclude=[*exclude, dest])
         stamps: dict[str, FileStamp] = {}
         skipped = dict(listing.skipped)
         try:
-            dest.mkdir(parents=True, exist_ok=True)
-            for d in sorted({str(PurePosixPath(p).parent) for p in
-                             [*listing.files, *listing.links]} - {"."}):
-                (dest / d).mkdir(parents=True, exist_ok=True)
+            _make_dirs(dest, [*listing.files, *listing.links])
             for rel in listing.files:
                 try:
-                    stamps[rel] = _copy_file(self.root / rel, dest / rel)
+                    stamps[rel] = _stamp_file(self.root / rel, dest / rel)
                 except OSError as exc:
-                    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                    if exc.errno in _DISK_FULL:
                         raise
                     (dest / rel).unlink(missing_ok=True)
                     skipped[rel] = f"cannot be read: {exc.strerror or exc}"
@@ -412,6 +489,30 @@ class Project:
         except OSError as exc:
             raise OutputError(f"cannot copy the project into {dest}: "
                               f"{exc.strerror or exc}") from exc
+        return self._manifest(listing, dest, stamps, skipped)
+
+    def start_snapshot(self, dest: Path, *, exclude: Iterable[Path] = ()) -> PendingSnapshot:
+        """Like :meth:`snapshot`, but return as soon as every file is listed and hashed; the
+        copy into ``dest`` goes on in a background thread (see :class:`PendingSnapshot`).
+        On a disk where creating files is slow, this keeps the copy off the run's start:
+        its first request can go out while the copy is made.
+
+        Raises:
+            OutputError: ``dest`` is not empty.
+        """
+        dest = _empty_dest(dest)
+        listing = self.listing(exclude=[*exclude, dest])
+        stamps: dict[str, FileStamp] = {}
+        skipped = dict(listing.skipped)
+        for rel in listing.files:
+            try:
+                stamps[rel] = _stamp_file(self.root / rel)
+            except OSError as exc:
+                skipped[rel] = f"cannot be read: {exc.strerror or exc}"
+        return PendingSnapshot(self._manifest(listing, dest, stamps, skipped), self.root, dest)
+
+    def _manifest(self, listing: ProjectListing, dest: Path, stamps: dict[str, FileStamp],
+                  skipped: dict[str, str]) -> ProjectManifest:
         return ProjectManifest(root=str(self.root), base=str(dest), listing=listing.method,
                                files=stamps, links=listing.links, skipped=skipped,
                                excluded=listing.excluded, created_at=datetime.now(UTC))
@@ -790,8 +891,10 @@ def apply_to_project(project_root: Path, manifest: ProjectManifest,
     """Write ``changes`` (path -> new text; ``None`` deletes) into the project.
 
     Refuses, writing nothing, when any project file changed since ``manifest`` was taken
-    (the run's checks saw the snapshot, not what is there now), or when a path is absolute,
-    escapes the project, goes through a symlink or names a directory. Every new content is
+    (the run's checks saw the snapshot, not what is there now), when a path is absolute,
+    escapes the project, goes through a symlink or names a directory, or when it names a
+    file the project has but the run never copied (an ignored ``.env``, say: the run did
+    not see it, so it must not overwrite it). Every new content is
     first staged in a temp file beside its target (created with the original file's mode),
     then all are renamed over their targets and deletions are made; a failure while staging
     removes the temp files (nothing written).
@@ -804,6 +907,10 @@ def apply_to_project(project_root: Path, manifest: ProjectManifest,
     for rel in changes:
         if (problem := path_problem(rel, root)) is not None:
             raise ConfigError(f"--apply refused {rel!r}: {problem}; nothing was written")
+        if rel not in manifest.files and os.path.lexists(root / rel):
+            raise ConfigError(f"--apply refused {rel!r}: it exists in the project but the run "
+                              "did not copy it (ignored by .gitignore, or skipped); nothing "
+                              "was written")
     drift = project_changes(root, manifest, verify=changes.keys())
     if drift:
         raise ConfigError(f"--apply refused: the project changed since the run copied it "
