@@ -16,6 +16,7 @@ from aetherflow.execution.project import (
     BASE_DIR,
     MANIFEST_FILE,
     Project,
+    prepare_project_run,
     record_deleted,
 )
 
@@ -55,9 +56,7 @@ def run_dir(tmp_path: Path) -> Path:
     project = tmp_path / "inventory"
     shutil.copytree(INVENTORY, project, ignore=shutil.ignore_patterns("__pycache__"))
     run = tmp_path / "run"
-    manifest = Project.open(project).snapshot(run / BASE_DIR)
-    manifest.base = BASE_DIR
-    manifest.save(run / MANIFEST_FILE)
+    prepare_project_run(Project.open(project), run).wait(timeout=60)
     ws = run / "workspace"
     (ws / "inventory").mkdir(parents=True)
     store = (project / "inventory/store.py").read_text()

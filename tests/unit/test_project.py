@@ -10,6 +10,7 @@ import os
 import shutil
 import stat
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ from aetherflow.execution.project import (
     choose_link,
     diff_stat,
     materialize_view,
+    prepare_project_run,
     project_changes,
     record_deleted,
     run_changes,
@@ -511,6 +513,48 @@ def test_run_changes(tmp_path: Path) -> None:
         run_changes(run)
 
 
+@pytest.mark.parametrize("background", [True, False])
+def test_prepare_project_run(tmp_path: Path, background: bool) -> None:
+    root = _tree(tmp_path / "p", {"a.py": "a\n", "runs/old/x.py": "old\n"})
+    run = root / "runs" / "new"
+    run.mkdir(parents=True)
+    (run / "journal.jsonl").write_text("{}\n")
+    pending = prepare_project_run(Project.open(root), run, exclude=[root / "runs"],
+                                  background=background)
+    manifest = pending.wait(timeout=60)
+    saved = ProjectManifest.load(run / MANIFEST_FILE)
+    assert saved.base == BASE_DIR and saved.base_path(run) == run / BASE_DIR
+    assert list(saved.files) == ["a.py"] == list(manifest.files)
+    assert (run / BASE_DIR / "a.py").read_text() == "a\n"
+    assert pending.files({"b.py": "b\n"}) == {"a.py": "a\n", "b.py": "b\n"}
+    assert run_changes(run).after == {}
+
+
+def test_a_pending_snapshot_reads_the_project_until_its_copy_is_done(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _tree(tmp_path / "p", {"a.py": "a\n", "b.py": "b\n"})
+    release = threading.Event()
+    copy = PendingSnapshot._copy
+
+    def held_copy(self: PendingSnapshot, src: Path, dest: Path) -> None:
+        release.wait(30)
+        copy(self, src, dest)
+
+    monkeypatch.setattr(PendingSnapshot, "_copy", held_copy)
+    pending = prepare_project_run(Project.open(root), tmp_path / "run")
+    assert not pending.done()
+    files = pending.files()
+    assert files["a.py"] == "a\n"  # from the project, hash checked
+    with pytest.raises(KeyError):
+        pending.read_bytes("missing.py")
+    (root / "b.py").write_text("edited\n")
+    with pytest.raises(ConfigError, match=r"b\.py changed after the run copied the project"):
+        files["b.py"]
+    release.set()
+    with pytest.raises(ConfigError, match="changed while the run was copying"):
+        pending.wait(timeout=60)
+
+
 def test_run_changes_of_a_run_that_is_not_a_project_run(tmp_path: Path) -> None:
     with pytest.raises(ResultNotFoundError, match="no such run directory"):
         run_changes(tmp_path / "nope")
@@ -526,5 +570,5 @@ def test_exports_are_pinned() -> None:
         "ApplyResult", "DiffStat", "FileStamp", "FileView", "PendingSnapshot", "Project",
         "ProjectListing",
         "ProjectManifest", "RunChanges", "apply_to_project", "choose_link", "diff_stat",
-        "materialize_view", "project_changes", "record_deleted", "run_changes",
-        "unified_diff"]
+        "materialize_view", "prepare_project_run", "project_changes", "record_deleted",
+        "run_changes", "unified_diff"]

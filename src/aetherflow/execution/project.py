@@ -29,7 +29,7 @@ import shutil
 import stat
 import subprocess
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -68,6 +68,7 @@ __all__ = [
     "choose_link",
     "diff_stat",
     "materialize_view",
+    "prepare_project_run",
     "project_changes",
     "record_deleted",
     "run_changes",
@@ -328,6 +329,8 @@ class PendingSnapshot:
 
     def __init__(self, manifest: ProjectManifest, root: Path, dest: Path) -> None:
         self.manifest = manifest
+        self.root = root
+        self.base = dest
         self._error: AetherFlowError | None = None
         self._thread = threading.Thread(target=self._copy, args=(root, dest), daemon=True,
                                         name="aetherflow-project-copy")
@@ -352,6 +355,31 @@ class PendingSnapshot:
     def done(self) -> bool:
         """Whether the copy has finished (successfully or not)."""
         return not self._thread.is_alive()
+
+    def read_bytes(self, rel: str) -> bytes:
+        """A project file's bytes as the snapshot recorded them: from the copy once it is
+        done, before that from the project, checked against the manifest's hash.
+
+        Raises:
+            ConfigError: the project's file no longer has the recorded content.
+            KeyError: ``rel`` is not a file of the snapshot.
+        """
+        if rel not in self.manifest.files and rel not in self.manifest.links:
+            raise KeyError(rel)
+        if self.done() and self._error is None:
+            return (self.base / rel).read_bytes()
+        data = (self.root / rel).read_bytes()
+        stamp = self.manifest.files.get(rel)
+        if stamp is not None and hashlib.sha256(data).hexdigest() != stamp.sha256:
+            raise ConfigError(f"--project: {rel} changed after the run copied the project; "
+                              "start the run again")
+        return data
+
+    def files(self, overlay: Mapping[str, str | None] | None = None) -> FileView:
+        """The snapshot's files as text, under ``overlay``, usable before the copy is done
+        (see :meth:`read_bytes`)."""
+        return FileView(None, [*self.manifest.files, *self.manifest.links], overlay,
+                        reader=self.read_bytes)
 
     def wait(self, timeout: float | None = None) -> ProjectManifest:
         """Block until the copy is complete and return the manifest.
@@ -518,6 +546,33 @@ class Project:
                                excluded=listing.excluded, created_at=datetime.now(UTC))
 
 
+def prepare_project_run(project: Project, run_dir: Path, *, exclude: Iterable[Path] = (),
+                        background: bool = True) -> PendingSnapshot:
+    """Everything a run directory needs for ``--project``: the project copied into
+    ``RUN_DIR/project_base`` (``run_dir`` and ``exclude`` left out of it) and the manifest
+    saved as ``RUN_DIR/project_manifest.json`` with a relative ``base`` (the run directory
+    stays movable).
+
+    With ``background`` the copy goes on in a thread (the manifest is saved first, from the
+    hashes); without it, this returns once the copy is complete. Either way call
+    :meth:`PendingSnapshot.wait` before a check or ``assign_output`` uses the copy.
+
+    Raises:
+        OutputError: the copy's destination is not empty or the manifest cannot be written.
+    """
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the run directory {run_dir}: "
+                          f"{exc.strerror or exc}") from exc
+    pending = project.start_snapshot(run_dir / BASE_DIR, exclude=[run_dir, *exclude])
+    manifest = pending.manifest.model_copy(update={"base": BASE_DIR})
+    manifest.save(run_dir / MANIFEST_FILE)
+    if not background:
+        pending.wait()
+    return pending
+
+
 def project_changes(project_root: Path, manifest: ProjectManifest, *,
                     verify: Iterable[str] = ()) -> list[str]:
     """Project files changed, added or removed since ``manifest`` was taken, sorted.
@@ -636,14 +691,18 @@ def materialize_view(dest: Path, base: Path | None, overlay: Mapping[str, str | 
 
 class FileView(Mapping[str, str]):
     """The text of the files a step sees, read on demand: ``overlay`` (the step's and its
-    dependencies' files; ``None`` = deleted) over the base copy's ``names``. Undecodable
-    bytes read as U+FFFD. Suits :func:`~aetherflow.execution.patching.assign_output`'s
-    ``current``."""
+    dependencies' files; ``None`` = deleted) over the base copy's ``names`` (read from
+    ``base``, or through ``reader`` when given). Undecodable bytes read as U+FFFD. Suits
+    :func:`~aetherflow.execution.patching.assign_output`'s ``current`` and a prompt's
+    "current content" of ``context.files``."""
 
     def __init__(self, base: Path | None, names: Iterable[str],
-                 overlay: Mapping[str, str | None] | None = None) -> None:
+                 overlay: Mapping[str, str | None] | None = None, *,
+                 reader: Callable[[str], bytes] | None = None) -> None:
         self._base = base
-        self._names = frozenset(names) if base is not None else frozenset()
+        self._reader = reader
+        self._names = (frozenset(names) if base is not None or reader is not None
+                       else frozenset())
         self._overlay = dict(overlay or {})
 
     def __getitem__(self, key: str) -> str:
@@ -652,8 +711,11 @@ class FileView(Mapping[str, str]):
             if value is None:
                 raise KeyError(key)
             return value
-        if key not in self._names or self._base is None:
+        if key not in self._names:
             raise KeyError(key)
+        if self._reader is not None:
+            return self._reader(key).decode("utf-8", "replace")
+        assert self._base is not None
         return (self._base / key).read_bytes().decode("utf-8", "replace")
 
     def __contains__(self, key: object) -> bool:
