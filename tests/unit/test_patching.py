@@ -93,6 +93,9 @@ WHOLE_FILE_FAILURES = [
      ("app.py",), "2 unnamed code block(s) for 1 file(s)"),
     ("no code block at all", "I would rename the function.", ("app.py",),
      "no code block for app.py"),
+    ("a block cut off at the token limit", f"Here:\n{F}python\ndef f():\n    return",
+     ("app.py",), "no code block for app.py: it opens a code block that is never closed "
+                  "(cut off at the token limit?)"),
     ("the same file named twice", f"{F}python app.py\nA\n{F}\n{F}python app.py\nB\n{F}\n",
      ("app.py",), "two code blocks name app.py"),
     ("a file that is another's directory", f"{F}python a.py\nA\n{F}\n{F}python a.py/b.py\n"
@@ -156,6 +159,8 @@ PATCH_FAILURES = [
     ("two blocks", "AETHERFLOW", ["store.py"], f"{F}\nx\n{F}\n{F}\ny\n{F}\n",
      "exactly one code block, the reply has 2"),
     ("no block", "AETHERFLOW", ["store.py"], "add a count method", "the reply has 0"),
+    ("a cut-off block", "AETHERFLOW", ["store.py"], f"{F}python\ndef count(self):",
+     "the reply has 0: it opens a code block that is never closed"),
     ("two files", "AETHERFLOW", ["store.py", "app.py"], f"{F}\nx\n{F}\n",
      "exactly one file in context.files, the step has 2"),
     ("block names another file", "AETHERFLOW", ["store.py"], f"{F}python app.py\nx\n{F}\n",

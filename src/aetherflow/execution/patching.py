@@ -398,6 +398,18 @@ def _diff_of(text: str, blocks: list[CodeBlock]) -> str | None:
     return "\n".join(b.code.rstrip("\n") for b in diffs) + "\n"
 
 
+_OPEN_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.M)
+
+
+def _unclosed(text: str) -> str:
+    """A note for a reply with no complete code block that opens one (a reply cut off at
+    the token limit looks like that)."""
+    if _OPEN_FENCE.search(text):
+        return (": it opens a code block that is never closed (cut off at the token "
+                "limit?)")
+    return ""
+
+
 def _indent_of(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
@@ -435,15 +447,16 @@ def _patch(block: CodeBlock, target: str, content: str, patch: PatchSpec) -> str
     return "".join(lines)
 
 
-def _assign_patch(blocks: list[CodeBlock], targets: list[str], current: Mapping[str, str],
-                  patch: PatchSpec) -> Assignment:
+def _assign_patch(text: str, blocks: list[CodeBlock], targets: list[str],
+                  current: Mapping[str, str], patch: PatchSpec) -> Assignment:
     if len(targets) != 1:
         raise AssignmentError(f"context.patch needs exactly one file in context.files, the "
                               f"step has {len(targets)}")
     target = targets[0]
     if len(blocks) != 1:
         raise AssignmentError(f"a patch step needs exactly one code block, the reply has "
-                              f"{len(blocks)}", path=target)
+                              f"{len(blocks)}{_unclosed(text) if not blocks else ''}",
+                              path=target)
     block = blocks[0]
     if block.filename is not None and _normal(block.filename) != target:
         raise AssignmentError(f"the patch block names {block.filename!r}, but the step "
@@ -463,11 +476,11 @@ def _tree_clash(files: Mapping[str, object]) -> str | None:
     return None
 
 
-def _assign_blocks(blocks: list[CodeBlock], targets: list[str],
+def _assign_blocks(text: str, blocks: list[CodeBlock], targets: list[str],
                    root: Path | None) -> Assignment:
     if not blocks:
         where = f" for {', '.join(targets)}" if targets else ""
-        raise AssignmentError(f"the reply has no code block{where}")
+        raise AssignmentError(f"the reply has no code block{where}{_unclosed(text)}")
     files: dict[str, str | None] = {}
     unnamed: list[CodeBlock] = []
     for block in blocks:
@@ -517,5 +530,5 @@ def assign_output(text: str, targets: Sequence[str], current: Mapping[str, str],
     if diff is not None:
         return Assignment(files=apply_unified_diff(diff, current, root=root), method="diff")
     if patch is not None:
-        return _assign_patch(blocks, norm_targets, current, patch)
-    return _assign_blocks(blocks, norm_targets, root)
+        return _assign_patch(text, blocks, norm_targets, current, patch)
+    return _assign_blocks(text, blocks, norm_targets, root)
