@@ -465,6 +465,30 @@ def test_apply_never_overwrites_a_file_the_run_did_not_copy(tmp_path: Path) -> N
     assert (root / ".env").read_text() == "KEY=1\n" and (root / "a.py").read_text() == "a\n"
 
 
+def test_apply_to_a_project_that_is_gone(project: tuple[Path, ProjectManifest]) -> None:
+    root, manifest = project
+    shutil.rmtree(root)
+    with pytest.raises(ConfigError, match=r"^--project .*: no such directory$"):
+        apply_to_project(root, manifest, {"a.py": "A\n"})
+
+
+def test_an_unreadable_directory_is_skipped_with_the_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name, **_: None)
+    root = _tree(tmp_path / "p", {"a.py": "a\n", "locked/b.py": "b\n"})
+    real_scandir = os.scandir
+
+    def guarded(path: str | os.PathLike[str]) -> object:
+        if str(path).endswith("locked"):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", guarded)
+    listing = Project(root=root.resolve()).listing()
+    assert listing.files == ["a.py"]
+    assert listing.skipped == {"locked": "directory cannot be read: Permission denied"}
+
+
 def test_a_failure_while_staging_writes_nothing(project: tuple[Path, ProjectManifest],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     root, manifest = project

@@ -225,15 +225,22 @@ def _ignored(rel: str, is_dir: bool, specs: Sequence[tuple[str, pathspec.GitIgno
     return False
 
 
-def _walk_names(root: Path, excluded: Sequence[str]) -> list[str]:
+def _walk_names(root: Path, excluded: Sequence[str], skipped: dict[str, str]) -> list[str]:
     """Every file under ``root`` that the ``.gitignore`` files there do not exclude (``.git``
-    and ``excluded`` directories skipped; symlinked directories not entered)."""
+    and ``excluded`` directories skipped; symlinked directories not entered; a directory
+    that cannot be read is added to ``skipped`` with the reason)."""
     out: list[str] = []
 
     def visit(rel_dir: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> None:
         directory = root / rel_dir if rel_dir else root
-        with os.scandir(directory) as it:
-            entries = sorted(it, key=lambda e: e.name)
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            if not rel_dir:
+                raise
+            skipped[rel_dir] = f"directory cannot be read: {exc.strerror or exc}"
+            return
         if any(e.name == ".gitignore" and e.is_file() for e in entries):
             with contextlib.suppress(OSError, UnicodeDecodeError):
                 lines = (directory / ".gitignore").read_text(encoding="utf-8").splitlines()
@@ -442,13 +449,13 @@ class Project:
         Symlinks are kept only when they resolve inside the project; special files, nested
         repositories and names that are not UTF-8 are skipped with the reason."""
         excluded = self._excluded(exclude)
+        skipped: dict[str, str] = {}
         names = _git_names(self.root)
         method: Literal["git", "gitignore"] = "git"
         if names is None:
-            method, names = "gitignore", _walk_names(self.root, excluded)
+            method, names = "gitignore", _walk_names(self.root, excluded, skipped)
         files: list[str] = []
         links: dict[str, str] = {}
-        skipped: dict[str, str] = {}
         for rel in names:
             if any(rel == e or rel.startswith(e + "/") for e in excluded):
                 continue
@@ -581,10 +588,17 @@ def project_changes(project_root: Path, manifest: ProjectManifest, *,
     file whose size and mtime are as recorded counts as unchanged, except the paths in
     ``verify``, which are always hashed; any other file is compared by SHA-256 (a file
     touched but not changed is no change). A changed symlink counts too.
+
+    Raises:
+        ConfigError: the project is gone or cannot be read.
     """
-    root = Path(project_root).resolve()
-    project = Project(root=root)
-    listing = project.listing(exclude=[root / e for e in manifest.excluded])
+    project = Project.open(project_root)
+    root = project.root
+    try:
+        listing = project.listing(exclude=[root / e for e in manifest.excluded])
+    except OSError as exc:
+        raise ConfigError(f"--project {project_root}: cannot be listed "
+                          f"({exc.strerror or exc})") from exc
     now = set(listing.files)
     always = set(verify)
     changed: set[str] = set()
@@ -965,7 +979,7 @@ def apply_to_project(project_root: Path, manifest: ProjectManifest,
         ConfigError: the project changed, or a path is refused (one line; nothing written).
         OutputError: a file cannot be staged (disk full, permissions; nothing written).
     """
-    root = Path(project_root).resolve()
+    root = Project.open(project_root).root
     for rel in changes:
         if (problem := path_problem(rel, root)) is not None:
             raise ConfigError(f"--apply refused {rel!r}: {problem}; nothing was written")
