@@ -17,6 +17,7 @@ import secrets
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -134,13 +135,31 @@ def _data_fd(data: bytes) -> int:
     return read_end
 
 
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    """lchown ``root`` and everything below it (symlinks are not followed)."""
+def _hand_over(root: Path, uid: int, gid: int) -> None:
+    """lchown ``root`` and everything below it to the check's uid (symlinks not followed),
+    except files with more than one hard link: those share their inode with a file outside
+    the workspace (a hard-link view of a project's read-only base) and must stay their
+    owner's, so the check can replace them (new inode) but never write into them."""
     os.lchown(root, uid, gid)
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
             with contextlib.suppress(FileNotFoundError):
-                os.lchown(os.path.join(dirpath, name), uid, gid)
+                st = os.lstat(path)
+                if stat.S_ISDIR(st.st_mode) or st.st_nlink == 1:
+                    os.lchown(path, uid, gid)
+
+
+def _give_back(root: Path, check_uid: int, uid: int, gid: int) -> None:
+    """lchown ``root`` and every entry below it that the check's uid owns back to ``uid``
+    (entries the check never owned, such as linked base files, are left alone)."""
+    os.lchown(root, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            with contextlib.suppress(FileNotFoundError):
+                if os.lstat(path).st_uid == check_uid:
+                    os.lchown(path, uid, gid)
 
 
 class _NamespaceInit:
@@ -204,6 +223,11 @@ class BwrapSandbox:
         self._bwrap = bwrap
         self._prlimit = prlimit
         self._setpriv = setpriv  # set when running as root: the check drops to a throwaway uid
+        #: Whether a hard-linked file in the workdir is safe from the check: as root the check
+        #: runs as a throwaway uid and linked files are not handed to it, so a read-only linked
+        #: file cannot be written (only replaced). In a user namespace the check keeps your uid,
+        #: which owns the files and could make them writable again.
+        self.protects_linked_files = setpriv is not None
         who = ("a throwaway unprivileged uid" if setpriv else "your uid in a user namespace")
         self.description = (
             "bwrap: own mount/pid/net/ipc/uts namespaces, only the workspace writable, system "
@@ -235,7 +259,8 @@ class BwrapSandbox:
         """Run ``argv`` in ``/workspace`` (the workdir) and return once the namespace is gone.
 
         As root the workdir tree is chowned to the check's throwaway uid for the run and back to
-        its owner afterwards: do not run two checks on one workdir at once.
+        its owner afterwards: do not run two checks on one workdir at once. Files with several
+        hard links are not handed over (see :attr:`protects_linked_files`).
         """
         args, wd = check_call(argv, workdir)
         check_env = minimal_env(SANDBOX_HOME, "/tmp", env)
@@ -247,13 +272,13 @@ class BwrapSandbox:
         owner = os.lstat(wd)
         try:
             try:
-                _chown_tree(wd, uid, uid)
+                _hand_over(wd, uid, uid)
             except OSError as exc:
                 raise SandboxError(f"cannot hand the workdir {wd} to the sandbox's uid: {exc}"
                                    ) from exc
             return self._run(args, wd, limits, hosts, check_env, uid, extra_secrets)
         finally:
-            _chown_tree(wd, owner.st_uid, owner.st_gid)
+            _give_back(wd, uid, owner.st_uid, owner.st_gid)
 
     def command(self, argv: list[str], workdir: Path, limits: SandboxLimits,
                 ro_paths: Sequence[str], uid: int | None, data_fds: Sequence[int],

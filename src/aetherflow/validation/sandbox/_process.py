@@ -47,6 +47,9 @@ class ProcessSandbox:
     """The weaker fallback: see the module docstring and :attr:`description`."""
 
     name = "process"
+    #: The check runs as you (as root: root) and could write through a hard link into the
+    #: file it shares an inode with: give this backend real copies, never link farms.
+    protects_linked_files = False
 
     def __init__(self, *, network: bool) -> None:
         self._network = network
