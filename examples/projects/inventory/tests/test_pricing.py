@@ -1,7 +1,6 @@
 """order_total's behaviour, pinned before any refactoring."""
 
 import pytest
-
 from inventory.pricing import order_total
 
 SMALL = [{"price": 10.0, "qty": 2}]

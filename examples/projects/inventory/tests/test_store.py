@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from inventory.store import Inventory
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sample.json"
