@@ -54,7 +54,7 @@ WHOLE_FILE_CASES = [
          {"lib/util.py": "X = 2\n"}, "named"),
     Case("a # file: comment names the block's file",
          f"{F}python\n# file: app.py\nprint(2)\n{F}\n", ("app.py",),
-         {"app.py": "# file: app.py\nprint(2)\n"}, "named"),
+         {"app.py": "print(2)\n"}, "named"),  # the label line is not content
     Case("named blocks first, then the unnamed one fills the unnamed target",
          f"{F}python\nU = 1\n{F}\n{F}python app.py\nN = 1\n{F}\n", ("app.py", "lib/util.py"),
          {"app.py": "N = 1\n", "lib/util.py": "U = 1\n"}, "named"),

@@ -100,8 +100,9 @@ def test_example_plan_loads(path: Path) -> None:
         assert len(step.validation_criteria) - len(structured) <= 1, "at most one free-text"
         if step.type is not StepType.ANALYSIS and step.context.language == "python":
             assert step.context.files, f"{step.id} does not say which file it produces"
+        root = path.parent / plan.metadata.get("project", ".")  # --project plans: its root
         for rel in step.context.input_files:
-            assert (path.parent / rel).is_file(), f"{step.id}: missing input {rel}"
+            assert (root / rel).is_file(), f"{step.id}: missing input {rel}"
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)

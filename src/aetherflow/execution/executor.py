@@ -38,15 +38,23 @@ from aetherflow.execution.attempt import AttemptOutcome, Pricer, run_attempt
 from aetherflow.execution.files import StepFiles
 from aetherflow.execution.journal import StepEntry
 from aetherflow.execution.observer import NullObserver, RunObserver
+from aetherflow.execution.patching import AssignmentError, assign_output
+from aetherflow.execution.project import (
+    Snapshot,
+    choose_link,
+    materialize_view,
+    record_deleted,
+)
 from aetherflow.execution.prompt import (
     build_repair_request,
     build_request,
     build_review_request,
     criterion_text,
+    current_files,
     defeat_prefix_cache,
 )
 from aetherflow.execution.rundir import RunDirectory
-from aetherflow.execution.workspace import assign_step_files, write_files
+from aetherflow.execution.workspace import assign_step_files, safe_workspace_path, write_files
 from aetherflow.metrics.records import (
     FirstTry,
     PromptCacheMode,
@@ -151,8 +159,9 @@ class _StepState:
     outcomes: list[AttemptOutcome] = field(default_factory=list)
     answer: str = ""
     conversation: ChatRequest | None = None
-    own_files: dict[str, str] = field(default_factory=dict)
+    own_files: dict[str, str | None] = field(default_factory=dict)
     refused: list[Any] = field(default_factory=list)
+    context_truncated: list[str] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     first_try: FirstTry | None = None
     repairs: int = 0
@@ -166,7 +175,7 @@ class _StepState:
 @dataclass(frozen=True)
 class _StepResult:
     record: StepRecord
-    files: dict[str, str]
+    files: dict[str, str | None]
     output: str
 
 
@@ -178,7 +187,8 @@ class PlanExecutor:
         settings: ExecutionSettings, run_dir: RunDirectory, record: RunRecord,
         plan_dir: Path, observer: RunObserver | None = None, seed: int | None = None,
         sandbox: Sandbox | None = None, reviewer: Provider | None = None,
-        judge: Provider | None = None,
+        judge: Provider | None = None, project: Snapshot | None = None,
+        project_env: Path | None = None,
         options: Mapping[str, Any] | None = None, session: int = 1,
         finished: Mapping[str, StepEntry] | None = None,
         in_flight: Mapping[str, StepEntry] | None = None,
@@ -193,6 +203,8 @@ class PlanExecutor:
         self.observer: RunObserver = observer or NullObserver()
         self.reviewer = reviewer
         self.judge = judge
+        self._project = project
+        self._project_env = project_env
         self.session = session
         self._options = dict(options or {})
         self._sandbox = sandbox
@@ -342,7 +354,7 @@ class PlanExecutor:
                 self._prompts[step_id] = entry.prompt
         self.observer.on_step_end(rec)
 
-    def _store(self, rec: StepRecord, files: Mapping[str, str] | None = None,
+    def _store(self, rec: StepRecord, files: Mapping[str, str | None] | None = None,
                output: str = "") -> None:
         self._results[rec.step_id] = rec
         self._journal_with_record(
@@ -373,9 +385,13 @@ class PlanExecutor:
     async def _run_step(self, step: Step, ready_ns: int) -> _StepResult:
         state = _StepState(step=step, ready_ns=ready_ns)
         deadline = ready_ns + int(self.settings.step_timeout_s * 1e9)
+        current: dict[str, str] = {}
+        if step.context.files:
+            current, state.context_truncated = current_files(step, self._view(step.id, {}))
         request = build_request(
             self.plan, step, self._outputs, plan_dir=self.plan_dir,
             max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
+            current=current,
         )
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         self._journal({"e": "prompt", "session": self.session, "step": step.id,
@@ -443,12 +459,49 @@ class PlanExecutor:
             state.failed = True
             state.reason = "empty output"
             return False
+        step = state.step
+        if self._strict(step):
+            try:
+                assignment = assign_output(
+                    outcome.text, list(step.context.files),
+                    self._view(step.id, state.own_files), patch=step.context.patch,
+                    root=self._base())
+            except AssignmentError as exc:
+                state.failed = True
+                state.reason = f"the reply cannot be applied: {exc.reason}"
+                return False
+            state.answer, state.conversation = outcome.text, request
+            state.own_files.update(assignment.files)
+            return True
         state.answer = outcome.text
         state.conversation = request
-        files, refused = assign_step_files(outcome.text, list(state.step.context.files))
+        files, refused = assign_step_files(outcome.text, list(step.context.files))
         state.own_files.update(files)
         state.refused += refused
         return True
+
+    def _strict(self, step: Step) -> bool:
+        """Refactoring and patch steps, and every step of a project run, apply a reply by
+        the strict rules of :func:`~aetherflow.execution.patching.assign_output` (named
+        blocks, unnamed ones only when unambiguous, a marker, an exact diff); other steps
+        keep the lenient code-block rules of the workspace."""
+        return (self._project is not None or step.context.patch is not None
+                or step.type.value in ("refactoring", "patch"))
+
+    def _base(self) -> Path | None:
+        """The run's copy of the project (waiting for it), or None without a project."""
+        if self._project is None:
+            return None
+        self._project.wait()
+        return self._project.base
+
+    def _view(self, step_id: str, own: Mapping[str, str | None]) -> Mapping[str, str]:
+        """The text of the files ``step_id`` sees: the project (if any), its dependencies'
+        files as they finished, its own so far."""
+        overlay = self._files.view(step_id, own)
+        if self._project is not None:
+            return self._project.files(overlay)
+        return {k: v for k, v in overlay.items() if v is not None}
 
     async def _review(self, state: _StepState, request: ChatRequest, deadline: int) -> None:
         reviewer = self.reviewer
@@ -591,11 +644,13 @@ class PlanExecutor:
         remaining = max((deadline - now_ns()) / 1e9, 1.0)
         limits = SandboxLimits(wall_s=remaining, cpu_s=remaining,
                                memory_bytes=self.settings.check_memory_mb << 20)
-        ctx = CheckContext(step_id=state.step.id, answer=state.answer,
-                           own_files=dict(state.own_files),
+        own = {k: v for k, v in state.own_files.items() if v is not None}
+        ctx = CheckContext(step_id=state.step.id, answer=state.answer, own_files=own,
                            view=self._files.view(state.step.id, state.own_files) if structured
-                           else dict(state.own_files),
-                           sandbox=sandbox or _NoSandbox(), limits=limits)
+                           else dict(own),
+                           sandbox=sandbox or _NoSandbox(), limits=limits,
+                           ro_paths=[self._project_env] if self._project_env else [],
+                           make_workspace=self._workspace_maker(sandbox))
         async with self._check_gate:
             verdicts = await asyncio.to_thread(lambda: [run_check(c, ctx) for c in criteria])
         state.validation_ns += now_ns() - started
@@ -607,6 +662,21 @@ class PlanExecutor:
             self._journal({"e": "verdicts", "session": self.session, "step": state.step.id,
                            "attempt": answering.record.attempt,
                            "verdicts": [v.model_dump(mode="json") for v in verdicts]})
+
+    def _workspace_maker(self, sandbox: Sandbox | None,
+                         ) -> Callable[[Path, Mapping[str, str | None]], Path] | None:
+        """For a project run: a check's workspace is the project's copy (hard-linked when
+        large and the sandbox protects linked files, else copied) plus the view."""
+        base = self._base()
+        if base is None or self._project is None:
+            return None
+        manifest = self._project.manifest
+        link = choose_link(sandbox, len(manifest.files), manifest.total_bytes)
+
+        def make(dest: Path, overlay: Mapping[str, str | None]) -> Path:
+            return materialize_view(dest, base, overlay, link=link)
+
+        return make
 
     async def _finish_step(self, state: _StepState) -> StepRecord:
         step = state.step
@@ -645,9 +715,13 @@ class PlanExecutor:
         if state.answer and not state.failed:
             self._outputs[step.id] = state.answer
             rec.collisions = self._files.record(step.id, state.own_files)
-            written, refused = write_files(self.run_dir.workspace, state.own_files)
+            kept = {k: v for k, v in state.own_files.items() if v is not None}
+            written, refused = write_files(self.run_dir.workspace, kept)
             rec.files_written, rec.files_refused = written, rec.files_refused + refused
-            rec.quality = await self._quality(state.own_files)
+            rec.files_deleted = self._delete(
+                [k for k, v in state.own_files.items() if v is None])
+            rec.quality = await self._quality(kept)
+        rec.context_truncated = list(state.context_truncated)
         finished = now_ns()
         rec.finished_at_ms = _ms(self._origin, finished)
         rec.step_time_ms = (finished - state.ready_ns) / 1e6
@@ -655,6 +729,17 @@ class PlanExecutor:
                      if a.session == self.session)
         rec.service_time_ms = rec.step_time_ms - waited
         return rec
+
+    def _delete(self, paths: list[str]) -> list[str]:
+        """Files a step's diff deleted: gone from the workspace and, in a project run,
+        recorded so ``--apply`` and ``aetherflow diff`` delete them too."""
+        for rel in paths:
+            target = safe_workspace_path(self.run_dir.workspace, rel)
+            if target is not None and target.is_file():
+                target.unlink()
+        if paths and self._project is not None:
+            record_deleted(self.run_dir.path, paths)
+        return paths
 
     def _compute_times(self) -> dict[str, float] | None:
         """Each step's server-reported compute (all its attempts), or None when some attempt

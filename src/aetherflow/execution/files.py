@@ -26,7 +26,7 @@ class StepFiles:
 
     def __init__(self, dependencies: Mapping[str, Iterable[str]]) -> None:
         self._deps = {k: tuple(v) for k, v in dependencies.items()}
-        self._files: dict[str, dict[str, str]] = {}
+        self._files: dict[str, dict[str, str | None]] = {}
         self._finished: list[str] = []  # steps that wrote files, in the order they finished
         self._last_writer: dict[str, str] = {}
 
@@ -41,8 +41,9 @@ class StepFiles:
                 stack.extend(self._deps.get(dep, ()))
         return seen
 
-    def record(self, step_id: str, files: Mapping[str, str]) -> list[FileCollision]:
-        """Keep the files ``step_id`` wrote (its final state); return its collisions."""
+    def record(self, step_id: str, files: Mapping[str, str | None]) -> list[FileCollision]:
+        """Keep the files ``step_id`` wrote (its final state; ``None``: it deleted the file);
+        return its collisions."""
         if not files:
             return []
         collisions: list[FileCollision] = []
@@ -60,14 +61,15 @@ class StepFiles:
         self._finished.append(step_id)
         return collisions
 
-    def files_of(self, step_id: str) -> dict[str, str]:
+    def files_of(self, step_id: str) -> dict[str, str | None]:
         """The files ``step_id`` wrote (empty if none or not finished)."""
         return dict(self._files.get(step_id, {}))
 
-    def view(self, step_id: str, own: Mapping[str, str] | None = None) -> dict[str, str]:
+    def view(self, step_id: str, own: Mapping[str, str | None] | None = None,
+             ) -> dict[str, str | None]:
         """What ``step_id`` sees: its ancestors' files in the order they finished, then
-        ``own`` (the step's files so far)."""
-        out: dict[str, str] = {}
+        ``own`` (the step's files so far); ``None`` marks a file a step deleted."""
+        out: dict[str, str | None] = {}
         ancestors = self.ancestors(step_id)
         if ancestors:
             for sid in self._finished:

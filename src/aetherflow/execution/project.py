@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Literal, Protocol
 
 import pathspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -63,7 +63,9 @@ __all__ = [
     "Project",
     "ProjectListing",
     "ProjectManifest",
+    "ReadySnapshot",
     "RunChanges",
+    "Snapshot",
     "apply_to_project",
     "choose_link",
     "diff_stat",
@@ -321,6 +323,53 @@ def _make_dirs(dest: Path, paths: Iterable[str]) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for d in sorted({str(PurePosixPath(p).parent) for p in paths} - {"."}):
         (dest / d).mkdir(parents=True, exist_ok=True)
+
+
+class Snapshot(Protocol):
+    """A run's copy of its project: its manifest, where the copy is, the files as text."""
+
+    manifest: ProjectManifest
+    base: Path
+
+    def files(self, overlay: Mapping[str, str | None] | None = None) -> FileView:
+        """The snapshot's files as text, under ``overlay``."""
+        ...
+
+    def wait(self, timeout: float | None = None) -> ProjectManifest:
+        """Block until the copy is complete; return the manifest."""
+        ...
+
+
+class ReadySnapshot:
+    """The copy an earlier session of the run made (``--resume``): complete already."""
+
+    def __init__(self, manifest: ProjectManifest, base: Path) -> None:
+        self.manifest = manifest
+        self.base = base
+
+    @classmethod
+    def of_run(cls, run_dir: Path) -> ReadySnapshot:
+        """The snapshot kept in ``run_dir``.
+
+        Raises:
+            ResultNotFoundError: the run was not started with ``--project`` (or its copy
+                is gone).
+        """
+        if not (run_dir / MANIFEST_FILE).is_file():
+            raise ResultNotFoundError(f"{run_dir} is not a project run (no {MANIFEST_FILE})")
+        manifest = ProjectManifest.load(run_dir / MANIFEST_FILE)
+        base = manifest.base_path(run_dir)
+        if base is None or not base.is_dir():
+            raise ResultNotFoundError(f"{run_dir}: the run's copy of the project is gone")
+        return cls(manifest, base)
+
+    def files(self, overlay: Mapping[str, str | None] | None = None) -> FileView:
+        """The copy's files as text, under ``overlay``."""
+        return FileView(self.base, [*self.manifest.files, *self.manifest.links], overlay)
+
+    def wait(self, timeout: float | None = None) -> ProjectManifest:
+        """Already complete."""
+        return self.manifest
 
 
 class PendingSnapshot:

@@ -14,7 +14,7 @@ from aetherflow.validation.checks import criterion_label
 
 __all__ = ["CHECK_OUTPUT_LIMIT", "DEP_OUTPUT_LIMIT", "INPUT_FILE_LIMIT", "SYSTEM_PROMPT",
            "build_repair_request", "build_request", "build_review_request",
-           "check_input_files", "criterion_text", "defeat_prefix_cache"]
+           "check_input_files", "criterion_text", "current_files", "defeat_prefix_cache"]
 
 SYSTEM_PROMPT = (
     "You are a senior software engineer. Answer with complete, working code. "
@@ -54,14 +54,17 @@ def _read_input(plan_dir: Path, name: str, step: Step) -> str:
                         f"cannot read {name}: {exc.strerror or exc}") from None
 
 
-def check_input_files(plan: Plan, plan_dir: Path, source: str = "<plan>") -> None:
-    """Fail before anything runs if a step's ``context.input_files`` entry is unreadable."""
+def check_input_files(plan: Plan, plan_dir: Path, source: str = "<plan>", *,
+                      project: bool = False) -> None:
+    """Fail before anything runs if a step's ``context.input_files`` entry is unreadable
+    (relative to the plan file, or to the project root with ``--project``)."""
+    where = "the project root (--project)" if project else "the plan file"
     for i, step in enumerate(plan.steps):
         for j, name in enumerate(step.context.input_files):
             if not (plan_dir / name).is_file():
                 raise PlanError(source, f"$.steps[{i}] ({step.id}).context.input_files[{j}]",
                                 f"step {step.id!r}: input file {name!r} not found "
-                                f"(paths are relative to the plan file)")
+                                f"(paths are relative to {where})")
 
 
 def _shared_context(plan: Plan, step: Step, plan_dir: Path) -> str:
@@ -77,12 +80,29 @@ def _shared_context(plan: Plan, step: Step, plan_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def current_files(step: Step, view: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The current content of the step's ``context.files`` that exist in ``view`` (the
+    project and its dependencies' files, as they stand after its dependencies), each cut to
+    :data:`INPUT_FILE_LIMIT` characters; and the files that were cut."""
+    shown: dict[str, str] = {}
+    cut: list[str] = []
+    for name in step.context.files:
+        if name not in view:
+            continue
+        text = view[name]
+        if len(text) > INPUT_FILE_LIMIT:
+            cut.append(name)
+        shown[name] = _clip(text, INPUT_FILE_LIMIT)
+    return shown, cut
+
+
 def build_request(
     plan: Plan, step: Step, dep_outputs: Mapping[str, str], *, plan_dir: Path,
-    max_tokens: int, temperature: float,
+    max_tokens: int, temperature: float, current: Mapping[str, str] | None = None,
 ) -> ChatRequest:
     """The request for ``step``: the shared context as the system message, then the step's
-    own instructions, criteria and (bounded) dependency outputs as the user message."""
+    own instructions, criteria, the current content of the files it modifies (``current``,
+    from :func:`current_files`) and (bounded) dependency outputs as the user message."""
     ctx = step.context
     lines = [f"Step `{step.id}` ({step.type.value}): {step.description}",
              _GUIDANCE[step.type.value]]
@@ -93,6 +113,12 @@ def build_request(
     if step.validation_criteria:
         lines += ["", "The result must satisfy:"]
         lines += [f"- {criterion_text(c)}" for c in step.validation_criteria]
+    for name, text in (current or {}).items():
+        lines += ["", f"Current content of `{name}`:", "```", text, "```"]
+    if ctx.patch is not None:
+        lines += ["", f"Answer with the code to put {ctx.patch.position} the line holding "
+                      f"`{ctx.patch.marker}` in {', '.join(ctx.files) or 'the file'}, in one "
+                      "fenced code block (or a unified diff)."]
     for dep in step.dependencies:
         if dep in dep_outputs:
             lines += ["", f"Output of step `{dep}`:", _clip(dep_outputs[dep], DEP_OUTPUT_LIMIT)]

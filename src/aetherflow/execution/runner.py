@@ -20,10 +20,18 @@ from aetherflow.execution.attempt import Pricer
 from aetherflow.execution.executor import ExecutionSettings, PlanExecutor
 from aetherflow.execution.journal import JournalState, load_state, rebuild_record
 from aetherflow.execution.observer import RunObserver
+from aetherflow.execution.project import (
+    Project,
+    ReadySnapshot,
+    apply_to_project,
+    prepare_project_run,
+    project_changes,
+    run_changes,
+)
 from aetherflow.execution.prompt import check_input_files
 from aetherflow.execution.rundir import RunDirectory, default_run_dir, run_is_live
 from aetherflow.metrics.environment import capture_environment
-from aetherflow.metrics.records import RunConfig, RunRecord
+from aetherflow.metrics.records import ProjectApply, RunConfig, RunRecord
 from aetherflow.plan import plan_warnings
 from aetherflow.plan.loader import load_plan
 from aetherflow.plan.models import Plan, Step
@@ -43,8 +51,8 @@ SLO_METRICS: dict[str, str] = {
     "step_time_ms": "the step's whole time: all attempts, checks and repairs, ms",
 }
 
-__all__ = ["SLO_METRICS", "ProviderPool", "RunOptions", "new_run_id", "plan_sha256",
-           "resume_options", "resume_run_async", "run_plan", "run_plan_async"]
+__all__ = ["SLO_METRICS", "ProviderPool", "RunOptions", "apply_run", "new_run_id",
+           "plan_sha256", "resume_options", "resume_run_async", "run_plan", "run_plan_async"]
 
 #: Resolves a provider name (plus CLI overrides) into settings; raises on missing keys.
 SettingsResolver = Callable[[str, str | None, str | None], ProviderSettings]
@@ -283,7 +291,7 @@ class _History:
 async def _execute(plan: Plan, plan_dir: Path, options: RunOptions, pool: ProviderPool,
                    run_dir: RunDirectory, record_for: Callable[[Provider], RunRecord],
                    price: Pricer, observer: RunObserver | None, history: _History,
-                   **resume: Any) -> RunRecord:
+                   **extra: Any) -> RunRecord:
     try:
         await pool.start()
         record = record_for(pool.default)
@@ -291,7 +299,7 @@ async def _execute(plan: Plan, plan_dir: Path, options: RunOptions, pool: Provid
             plan, providers=pool.for_step, pricer=price,
             settings=options.execution_settings(), run_dir=run_dir, record=record,
             plan_dir=plan_dir, observer=observer, reviewer=pool.reviewer, judge=pool.judge,
-            options=options.to_json(), **resume,
+            options=options.to_json(), **extra,
         )
         history.save(record, run_dir.path)
         try:
@@ -314,9 +322,10 @@ async def run_plan_async(
     """
     options.check()
     options.load_plugins()
-    plan_dir = plan_path.resolve().parent  # noqa: ASYNC240 - once, before any I/O starts
+    project = Project.open(options.project) if options.project else None
+    plan_dir = project.root if project else plan_path.resolve().parent  # noqa: ASYNC240
     plan = load_plan(plan_path)
-    check_input_files(plan, plan_dir, str(plan_path))
+    check_input_files(plan, plan_dir, str(plan_path), project=project is not None)
     pool = ProviderPool(plan, options, resolver)
     price = pricer or _default_pricer(options.config_path)
     run_dir = RunDirectory(options.output or default_run_dir(plan.task_id))
@@ -326,6 +335,8 @@ async def run_plan_async(
     run_dir.check_writable()
     run_dir.lock()
     digest = plan_sha256(plan_path)
+    snapshot = (prepare_project_run(project, run_dir.path, exclude=[run_dir.path.parent])
+                if project else None)
 
     warnings = [f"plan: {w}" for w in plan_warnings(plan)]
 
@@ -339,10 +350,43 @@ async def run_plan_async(
 
     try:
         record = await _execute(plan, plan_dir, options, pool, run_dir, record_for, price,
-                                observer, _History(history, bench_id))
+                                observer, _History(history, bench_id), project=snapshot,
+                                project_env=options.project_env)
+        if options.apply:
+            apply_run(run_dir, record)
     finally:
         run_dir.close()
     return record, run_dir.path
+
+
+def apply_run(run_dir: RunDirectory, record: RunRecord) -> ProjectApply:
+    """``--apply``: write a project run's changes back into the project, only when no step
+    failed or was skipped and no project file changed since the copy (atomically; the diff
+    kept as ``applied.diff``), listing the changes no executed check verified. The outcome
+    is recorded on ``record`` (and in run.json)."""
+    if record.status not in ("passed", "unvalidated"):
+        bad = [s.step_id for s in record.steps if s.status in ("failed", "skipped")]
+        outcome = ProjectApply(applied=False, note=(
+            f"not applied: the run {record.status} (steps {', '.join(bad) or '-'}); nothing "
+            "was written to the project (`aetherflow diff` shows what the run changed)"))
+    else:
+        changes = run_changes(run_dir.path)
+        if not changes.after:
+            outcome = ProjectApply(applied=False, note="nothing to apply: the run changed "
+                                                       "no project file")
+        else:
+            result = apply_to_project(Path(changes.manifest.root), changes.manifest,
+                                      changes.after)
+            diff_file = run_dir.path / "applied.diff"
+            diff_file.write_text(result.diff, encoding="utf-8")
+            verified = {f for s in record.steps if s.status == "passed"
+                        for f in [*s.files_written, *s.files_deleted]}
+            outcome = ProjectApply(
+                applied=True, files=result.written, diff_file=diff_file.name,
+                unverified=[f for f in result.written if f not in verified])
+    record.project_apply = outcome
+    run_dir.write_record(record)
+    return outcome
 
 
 def _resume_state(run_dir: RunDirectory) -> JournalState:
@@ -400,7 +444,9 @@ async def resume_run_async(
     """
     run_dir = RunDirectory(run_path)
     options, state, plan_path = _prepare_resume(run_dir, overrides)
-    plan_dir = plan_path.resolve().parent
+    snapshot = _resume_snapshot(run_path, options)
+    plan_dir = (Path(snapshot.manifest.root) if snapshot is not None
+                else plan_path.resolve().parent)
     plan = load_plan(plan_path)
     pool = ProviderPool(plan, options, resolver)
     price = pricer or _default_pricer(options.config_path)
@@ -424,10 +470,25 @@ async def resume_run_async(
     try:
         result = await _execute(plan, plan_dir, options, pool, run_dir, lambda _p: record,
                                 price, observer, _History(history, None), session=number,
-                                finished=finished, in_flight=in_flight)
+                                finished=finished, in_flight=in_flight, project=snapshot,
+                                project_env=options.project_env)
+        if options.apply:
+            apply_run(run_dir, result)
     finally:
         run_dir.close()
     return result, run_path
+
+
+def _resume_snapshot(run_path: Path, options: RunOptions) -> ReadySnapshot | None:
+    """A project run's copy, after checking that the project did not change since."""
+    if options.project is None:
+        return None
+    snapshot = ReadySnapshot.of_run(run_path)
+    drift = project_changes(Path(snapshot.manifest.root), snapshot.manifest)
+    if drift:
+        raise ConfigError(f"cannot resume: the project changed since the run copied it "
+                          f"({len(drift)} file(s): {', '.join(drift[:5])}); start a new run")
+    return snapshot
 
 
 def run_plan(plan_path: Path, options: RunOptions, *,

@@ -52,14 +52,17 @@ def _name_from_info(info: str) -> tuple[str, str | None]:
 
 
 def extract_code_blocks(text: str) -> list[CodeBlock]:
-    """Every fenced block in ``text``, with a file name when the answer names one."""
+    """Every fenced block in ``text``, with a file name when the answer names one.
+
+    A first line that only names the file (``# file: calc.py``) is the answer's label for
+    the block, not the file's content: it is left out of ``code``."""
     blocks = []
     for m in _FENCE.finditer(text):
         lang, name = _name_from_info(m.group(2).strip())
         code = m.group(3)
-        first = code.partition("\n")[0]
+        first, _, rest = code.partition("\n")
         if name is None and (hit := _NAME_COMMENT.match(first)):
-            name = hit.group(1)
+            name, code = hit.group(1), rest
         blocks.append(CodeBlock(language=lang, filename=name, code=code))
     return blocks
 

@@ -24,6 +24,7 @@ __all__ = [
     "Environment",
     "FileCollision",
     "FirstTry",
+    "ProjectApply",
     "PromptCacheMode",
     "Provenance",
     "RefusedFile",
@@ -302,6 +303,10 @@ class StepRecord(_Model):
     output_file: str | None = None
     files_written: list[str] = Field(default_factory=list)
     files_refused: list[RefusedFile] = Field(default_factory=list)
+    #: Files the step's reply deleted (a unified diff removing them).
+    files_deleted: list[str] = Field(default_factory=list)
+    #: Files the step modifies whose current content was cut to fit the prompt.
+    context_truncated: list[str] = Field(default_factory=list)
     validation: list[Verdict] = Field(default_factory=list)
     first_try: FirstTry | None = None
     repairs: int = 0
@@ -369,6 +374,21 @@ class RunConfig(_Model):
     project: str | None = None
 
 
+class ProjectApply(_Model):
+    """What ``--apply`` did with a project run's changes (``aetherflow diff`` shows them).
+
+    ``applied`` False with ``note`` when it refused (a step failed or was skipped, or the
+    project changed since the copy); ``unverified`` lists the changed files that no executed
+    check verified (written only by unvalidated steps).
+    """
+
+    applied: bool
+    files: list[str] = Field(default_factory=list)
+    unverified: list[str] = Field(default_factory=list)
+    diff_file: str | None = None
+    note: str | None = None
+
+
 class SessionRecord(_Model):
     """One process's stretch of a run: the first, then one per ``--resume``.
 
@@ -419,6 +439,8 @@ class RunRecord(_Model):
     sessions: list[SessionRecord] = Field(default_factory=list)
     #: Warnings for the person reading the run (unused plan keys, file collisions, ...).
     warnings: list[str] = Field(default_factory=list)
+    #: What ``--apply`` did (project runs only).
+    project_apply: ProjectApply | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -74,12 +74,16 @@ class CheckContext:
     step_id: str
     answer: str
     own_files: Mapping[str, str]
-    view: Mapping[str, str]
+    view: Mapping[str, str | None]
     sandbox: Sandbox
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     base_dir: Path | None = None
     ro_paths: Sequence[Path] = ()
     scratch: Path | None = None
+    #: Builds a check's workspace from the view (``dest``, overlay) when the run has a
+    #: project base (a hard-link farm or a copy of it, then the overlay); default:
+    #: :func:`materialize` of ``base_dir`` and the view.
+    make_workspace: Callable[[Path, Mapping[str, str | None]], Path] | None = None
 
 
 Checker = Callable[[Any, CheckContext], Verdict]
@@ -120,13 +124,19 @@ def _timeout(criterion: object, limits: SandboxLimits) -> SandboxLimits:
                          max_file_bytes=limits.max_file_bytes)
 
 
-def materialize(dest: Path, files: Mapping[str, str], base_dir: Path | None = None) -> Path:
-    """Fill ``dest`` with a copy of ``base_dir`` (if any) overlaid with ``files``."""
+def materialize(dest: Path, files: Mapping[str, str | None],
+                base_dir: Path | None = None) -> Path:
+    """Fill ``dest`` with a copy of ``base_dir`` (if any) overlaid with ``files`` (a
+    ``None`` content: the file was deleted)."""
     if base_dir is not None:
         shutil.copytree(base_dir, dest, symlinks=True, dirs_exist_ok=True)
     dest.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         target = dest / name
+        if content is None:
+            if target.is_file() and not target.is_symlink():
+                target.unlink()
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_symlink() or target.is_dir():
             continue  # never follow a link out of the copy, never replace a directory
@@ -154,8 +164,9 @@ def _sandboxed(criterion: object, kind: str, argv: Sequence[str], ctx: CheckCont
     limits = _timeout(criterion, ctx.limits)
     with tempfile.TemporaryDirectory(prefix=f"check-{ctx.step_id}-",
                                      dir=ctx.scratch) as tmp:
-        work = materialize(Path(tmp) / "ws", {**ctx.view, **(extra_files or {})},
-                           ctx.base_dir)
+        overlay = {**ctx.view, **(extra_files or {})}
+        work = (ctx.make_workspace(Path(tmp) / "ws", overlay) if ctx.make_workspace
+                else materialize(Path(tmp) / "ws", overlay, ctx.base_dir))
         result = ctx.sandbox.run(argv, work, limits=limits, ro_paths=ctx.ro_paths, env=env)
     tail = result.output_tail[-_TAIL_CHARS:]
     common: dict[str, Any] = {"exit_code": result.exit_code, "output_tail": tail,
