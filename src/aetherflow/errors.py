@@ -21,6 +21,8 @@ as one line and exits with :attr:`AetherFlowError.exit_code`; set
     │   ├── OutputError            the output directory cannot be created or written
     │   ├── ResultNotFoundError    a result file (run.json, benchmark_data.json, ...) is missing
     │   └── CorruptResultError     a result file exists but does not parse or validate
+    ├── AssignmentError            a model's reply cannot be applied to its step's files (the
+    │                              step fails with the reason; nothing is written)
     ├── RunDirectoryError          exit 1: the run directory stopped being writable mid-run
     └── ProviderError              a request to a provider failed (recorded, may be retried)
         ├── ProviderUnavailableError   cannot connect / local server failed to start
@@ -39,6 +41,7 @@ from pathlib import Path
 __all__ = [
     "AetherFlowError",
     "AmbiguousReferenceError",
+    "AssignmentError",
     "ConfigError",
     "CorruptRecordError",
     "CorruptResultError",
@@ -215,6 +218,19 @@ def one_line_error(exc: BaseException) -> str:
             more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
             return f"{loc}: {first.get('msg', 'invalid')}{more}"
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+class AssignmentError(AetherFlowError):
+    """A reply cannot be applied to the step's files; :attr:`reason` says why (one line).
+
+    The step fails with this reason; nothing is written anywhere. ``path`` names the file
+    concerned when there is one.
+    """
+
+    def __init__(self, reason: str, *, path: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path = path
 
 
 class RunDirectoryError(AetherFlowError):

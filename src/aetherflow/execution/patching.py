@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from aetherflow.errors import AetherFlowError
+from aetherflow.errors import AssignmentError
 from aetherflow.execution.workspace import CodeBlock, extract_code_blocks, name_problem
 from aetherflow.plan.models import PatchSpec
 
@@ -57,19 +57,6 @@ AssignmentMethod = Literal["diff", "patch", "named", "ordered"]
 _DIFF_LANGS = frozenset({"diff", "patch", "udiff"})
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _SHOWN = 70  # characters of a line quoted in a reason
-
-
-class AssignmentError(AetherFlowError):
-    """A reply cannot be applied to the step's files; :attr:`reason` says why (one line).
-
-    The step fails with this reason; nothing is written anywhere. ``path`` names the file
-    concerned when there is one.
-    """
-
-    def __init__(self, reason: str, *, path: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.path = path
 
 
 @dataclass(frozen=True)
