@@ -4,10 +4,14 @@ process: interpreter start, imports, argument parsing, the command's own work).
 Every command is run ``--runs`` times in turn (round robin, so a load spike hits them all
 alike) and the median, min and max wall times are printed beside the goal, together with
 the bare interpreter's start (``python -c pass``) measured the same way. With
-``--importtime`` it also prints, per command, the modules whose imports cost the most
-(cumulative microseconds from ``python -X importtime``).
+``--baseline SRC`` the same commands also run from another source tree (e.g. an older
+checkout's ``src``), interleaved with this one, and the ratio of the medians is printed.
+With ``--importtime`` it also prints, per command, the modules whose imports cost the most
+(cumulative milliseconds from ``python -X importtime``).
 
     PYTHONPATH=src .venv/bin/python benchmarks/cli_startup.py [--runs 15] [--importtime]
+    git archive HEAD~1 src | tar -x -C /tmp/old && \
+        .venv/bin/python benchmarks/cli_startup.py --baseline /tmp/old/src
 
 The history and providers commands read an empty ``AETHERFLOW_HOME`` in a temporary
 directory, so the user's data is neither read nor changed.
@@ -41,10 +45,9 @@ COMMANDS: tuple[tuple[str, tuple[str, ...], float | None], ...] = (
 )
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, src: Path) -> dict[str, str]:
     env = dict(os.environ, AETHERFLOW_HOME=str(home), COLUMNS="100")
-    src = str(ROOT / "src")
-    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(src.resolve())
     return env
 
 
@@ -75,34 +78,54 @@ def _import_offenders(args: tuple[str, ...], env: dict[str, str], top: int) -> l
     return [f"{us / 1000:8.1f} ms {name}" for us, name in rows[:top]]
 
 
+def _measure(runs: int, envs: dict[str, dict[str, str]]) -> dict[tuple[str, str], list[float]]:
+    """``{(tree, command): [seconds, ...]}``, every command of every tree in turn."""
+    for env in envs.values():  # warm the file cache and the .pyc files
+        for _, args, _goal in COMMANDS:
+            _time_once(args, env)
+    times: dict[tuple[str, str], list[float]] = {}
+    for _ in range(runs):
+        for label, args, _goal in COMMANDS:
+            for tree, env in envs.items():
+                times.setdefault((tree, label), []).append(_time_once(args, env))
+    return times
+
+
+def _print_table(runs: int, times: dict[tuple[str, str], list[float]], baseline: bool) -> None:
+    head = f"{'command':<16} {'median':>8} {'min':>8} {'max':>8} {'goal':>6}"
+    print(head + (f" {'baseline':>9} {'ratio':>6}" if baseline else "")
+          + f"  ({runs} runs each, seconds)")
+    for label, _, goal in COMMANDS:
+        t = times[("this", label)]
+        median = statistics.median(t)
+        verdict = "" if goal is None else ("ok" if median < goal else "over")
+        line = (f"{label:<16} {median:8.3f} {min(t):8.3f} {max(t):8.3f} "
+                f"{'' if goal is None else f'{goal:.1f}':>6}")
+        if baseline:
+            old = statistics.median(times[("baseline", label)])
+            line += f" {old:9.3f} {old / median:5.1f}x"
+        print(f"{line}  {verdict}".rstrip())
+
+
 def main() -> None:
     """Measure every command and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="runs per command (default 15)")
+    parser.add_argument("--baseline", type=Path, help="another source tree to compare with")
     parser.add_argument("--importtime", action="store_true",
                         help="also print the slowest imports of each command")
     parser.add_argument("--top", type=int, default=12, help="imports listed per command")
     ns = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = _env(Path(tmp) / "home")
-        for _, args, _goal in COMMANDS:  # warm the file cache and the .pyc files
-            _time_once(args, env)
-        times: dict[str, list[float]] = {label: [] for label, _, _ in COMMANDS}
-        for _ in range(ns.runs):
-            for label, args, _goal in COMMANDS:
-                times[label].append(_time_once(args, env))
-        print(f"{'command':<16} {'median':>8} {'min':>8} {'max':>8} {'goal':>6}  "
-              f"({ns.runs} runs each, seconds)")
-        for label, _, goal in COMMANDS:
-            t = times[label]
-            verdict = "" if goal is None else ("  ok" if statistics.median(t) < goal
-                                               else "  over")
-            print(f"{label:<16} {statistics.median(t):8.3f} {min(t):8.3f} {max(t):8.3f} "
-                  f"{'' if goal is None else f'{goal:.1f}':>6}{verdict}")
+        envs = {"this": _env(Path(tmp) / "home", ROOT / "src")}
+        if ns.baseline is not None:
+            envs["baseline"] = _env(Path(tmp) / "home", ns.baseline)
+        times = _measure(ns.runs, envs)
+        _print_table(ns.runs, times, ns.baseline is not None)
         if ns.importtime:
             for label, args, _goal in COMMANDS[1:]:
                 print(f"\nslowest imports (cumulative) of {label}:")
-                for line in _import_offenders(args, env, ns.top):
+                for line in _import_offenders(args, envs["this"], ns.top):
                     print("  " + line)
 
 
