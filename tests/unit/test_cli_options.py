@@ -21,6 +21,7 @@ from typing import Any, get_args
 import pytest
 import typer
 from rich.console import Console
+from typer.testing import CliRunner
 
 from aetherflow.bench.model import BenchmarkData, BenchMeta
 from aetherflow.bench.runner import BENCH_SPEC_FILE, BenchSpec, build_benchmark_data
@@ -383,3 +384,22 @@ def test_suite_records_its_spec_and_resumes_only_what_did_not_finish(tmp_path: P
     with pytest.raises(ConfigError, match="already holds a suite"):
         run_suite([plan], variants, out, 2, finish)
     assert (out / SUITE_SPEC_FILE).is_file()
+
+
+@pytest.mark.parametrize(("args", "emulated"), [([], None), (["--real"], False),
+                                                (["--emulated"], True)])
+def test_an_unset_three_state_flag_stays_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                               args: list[str], emulated: bool | None) -> None:
+    """``--emulated/--real`` not given means "decide by the key", not ``--real``."""
+    seen: dict[str, Any] = {}
+
+    def fake(*_args: Any, **kwargs: Any) -> Path:
+        seen.update(kwargs)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr("aetherflow.bench.slm_local.run_slm_local", fake)
+    _register_commands()
+    result = CliRunner().invoke(app, ["bench", "slm-local", str(EXAMPLES / "calculator.json"),
+                                      "-o", str(tmp_path / "out"), *args])
+    assert isinstance(result.exception, ConfigError)
+    assert seen["emulated"] is emulated

@@ -63,10 +63,11 @@ class _Option(TyperOption):
         return self.metavar or type_metavar(self.type_descriptor.annotation)
 
     def process_value(self, ctx: Any, value: Any) -> Any:
-        """A plain flag that was not given is False. (Typer otherwise builds a pydantic
-        validator to coerce its ``None``, which costs every subcommand ~70 ms of imports
-        for the ``--help`` flag of each group above it.)"""
-        if value is None and self.is_flag and self.type_descriptor.annotation is bool:
+        """``--help`` not given is False. (Typer otherwise builds a pydantic validator to
+        coerce its ``None``, which costs every subcommand ~70 ms of imports for the
+        ``--help`` of each group above it.) Only flags that pass no value to the command
+        (``--help``) are touched: ``--emulated/--real`` keeps its ``None``."""
+        if value is None and self.is_flag and not self.expose_value:
             value = False
         return super().process_value(ctx, value)
 
