@@ -259,8 +259,8 @@ def bench_run(
 
         console.print(render_terminal(data))
     print_where(console, "bench directory:", spec.output)
-    console.print("  (benchmark_report.html, benchmark_report.md, benchmark_data.json, "
-                  "*.png, runs/)", highlight=False)
+    console.print("  (benchmark_report.html and .md, benchmark_data.json, *.png, runs/)",
+                  highlight=False)
     if as_json:
         print_json(bench_summary(data, spec.output))
 
