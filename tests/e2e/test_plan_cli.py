@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -211,3 +215,52 @@ def test_upgrade_of_a_bad_plan_lists_every_problem(tmp_path: Path) -> None:
     lines = result.stderr.splitlines()
     assert len(lines) == 3 and all(line.startswith(f"error: {bad}: $.steps[") for line in lines)
     assert not (tmp_path / "many.upgraded.json").exists()
+
+
+def _env_elsewhere() -> dict[str, str]:
+    """The environment for a CLI run in another directory (a relative PYTHONPATH, as the
+    test commands use, made absolute)."""
+    paths = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+             if p]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def _in_terminal(*args: str, cwd: Path, columns: int = 80) -> tuple[int, str]:
+    """Run the CLI in a pseudo-terminal ``columns`` wide; its exit code and what it showed."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {k: v for k, v in _env_elsewhere().items() if k != "AETHERFLOW_DEBUG"}
+    env["COLUMNS"] = str(columns)
+    proc = subprocess.Popen([sys.executable, "-m", "aetherflow", *args], stdin=slave,
+                            stdout=slave, stderr=slave, cwd=cwd, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return proc.wait(timeout=60), b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_check_fits_80_columns_in_a_terminal_and_keeps_one_line_per_problem_piped(
+        tmp_path: Path) -> None:
+    root = EXAMPLES.parents[1]
+    plans = sorted(str(p.relative_to(root)) for p in EXAMPLES.glob("*.json"))
+    code, shown = _in_terminal("plan", "check", *plans, cwd=root)
+    assert code == 0 and all(len(line) <= 80 for line in shown.splitlines()), shown
+    _many_problems(tmp_path)
+    code, shown = _in_terminal("plan", "check", "many.json", cwd=tmp_path)
+    assert code == 2
+    lines = shown.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    assert sum(line.startswith("error: many.json: ") for line in lines) == 3
+    assert any(line.startswith("  ") for line in lines)  # a long problem wraps, indented
+    piped = subprocess.run([sys.executable, "-m", "aetherflow", "plan", "check", "many.json"],
+                           capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                           env={**_env_elsewhere(), "COLUMNS": "80"})
+    assert len(piped.stderr.splitlines()) == 3 + 2  # one line per error and warning

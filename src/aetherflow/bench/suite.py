@@ -4,6 +4,11 @@ A variants file is a JSON list, or a TOML file with ``[[variants]]`` tables, of
 ``{name = "...", set = {key = value}}``; ``set`` uses the ``--set`` keys. Without a file
 there is one variant, ``default``. Every bench is kept whole: failed plans stay in every
 total, and the suite totals add up every run of every bench.
+
+A suite records its own spec (plans, variants, repeats, run options) in
+``suite_spec.json`` before its first bench, so :func:`resume_suite` can continue an
+interrupted suite: finished benches are reused as they are, an interrupted one is resumed
+with the spec it recorded, and the ones never started are run.
 """
 
 from __future__ import annotations
@@ -12,14 +17,26 @@ import json
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aetherflow.bench.compare import compare_benches
 from aetherflow.bench.model import BenchmarkData
 from aetherflow.bench.overlay import parse_overlay
-from aetherflow.bench.runner import BenchSpec
-from aetherflow.errors import ConfigError
+from aetherflow.bench.runner import (
+    BENCH_DATA_FILE,
+    BENCH_SPEC_FILE,
+    BenchSpec,
+    load_benchmark_data,
+)
+from aetherflow.errors import (
+    ConfigError,
+    CorruptResultError,
+    OutputError,
+    ResultNotFoundError,
+    one_line_error,
+)
 from aetherflow.execution.runner import RunOptions
 from aetherflow.plan.loader import load_plan
 from aetherflow.report.format import fmt_num, fmt_pct, fmt_usd
@@ -27,11 +44,16 @@ from aetherflow.report.markdown import md_table
 
 __all__ = [
     "SUITE_HEADER",
+    "SUITE_SPEC_FILE",
     "VARIANT_COMPARISON_HEADER",
     "SuiteEntry",
+    "SuiteExecutor",
+    "SuiteSpec",
     "Variant",
+    "load_suite_spec",
     "load_variants",
     "render_suite_markdown",
+    "resume_suite",
     "run_suite",
     "suite_row",
     "suite_totals",
@@ -85,19 +107,99 @@ def load_variants(path: Path | None) -> list[Variant]:
     return variants
 
 
+SUITE_SPEC_FILE = "suite_spec.json"
+#: Runs one bench of the suite and writes its reports: ``execute(spec, resume)``, where
+#: ``resume`` continues the bench already in ``spec.output`` with the spec it recorded.
+SuiteExecutor = Callable[[BenchSpec, bool], BenchmarkData]
+
+
+class SuiteSpec(BaseModel):
+    """What a suite runs, recorded in ``suite_spec.json`` so it can be resumed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plans: list[str]
+    variants: list[Variant]
+    repeats: int
+    #: The run options every bench starts from (``RunOptions.to_json``).
+    options: dict[str, Any] = Field(default_factory=dict)
+    fresh_server: bool = False
+
+    def run_options(self) -> RunOptions:
+        """The recorded run options."""
+        return RunOptions.from_json(self.options)
+
+
+def load_suite_spec(directory: Path) -> SuiteSpec:
+    """The spec a suite recorded in ``directory`` (for ``suite --resume``)."""
+    file = directory / SUITE_SPEC_FILE
+    try:
+        return SuiteSpec.model_validate_json(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultNotFoundError(f"{directory}: no {SUITE_SPEC_FILE}: not a suite directory "
+                                  "AetherFlow can resume") from None
+    except (OSError, ValueError) as exc:
+        raise CorruptResultError(f"{file}: corrupt ({one_line_error(exc)})") from None
+
+
+def _write_spec(out: Path, spec: SuiteSpec) -> None:
+    if (out / SUITE_SPEC_FILE).exists():
+        raise ConfigError(f"{out} already holds a suite; choose another --output (or "
+                          f"continue it with --resume {out})")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / SUITE_SPEC_FILE).write_text(spec.model_dump_json(indent=1, by_alias=True),
+                                           encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write the suite directory {out}: "
+                          f"{exc.strerror or exc}") from None
+
+
 def run_suite(plans: Sequence[Path], variants: Sequence[Variant], out: Path, repeats: int,
-              execute: Callable[[BenchSpec], BenchmarkData]) -> list[SuiteEntry]:
-    """Bench every plan × variant with ``execute`` into ``out/<task_id>/<variant>/``."""
-    task_ids = [load_plan(p).task_id for p in plans]  # every plan is checked before running
+              execute: SuiteExecutor, options: RunOptions | None = None,
+              fresh_server: bool = False) -> list[SuiteEntry]:
+    """Bench every plan × variant with ``execute`` into ``out/<task_id>/<variant>/``,
+    starting from ``options``; the suite's spec is recorded first (``suite_spec.json``)."""
+    for p in plans:  # every plan is checked before anything runs
+        load_plan(p)
+    spec = SuiteSpec(plans=[str(p) for p in plans], variants=list(variants), repeats=repeats,
+                     options=(options or RunOptions()).to_json(), fresh_server=fresh_server)
+    _write_spec(out, spec)
+    return _run(spec, out, execute, resume=False)
+
+
+def resume_suite(out: Path, execute: SuiteExecutor) -> list[SuiteEntry]:
+    """Continue the suite in ``out`` with the spec it recorded: a finished bench is reused,
+    an interrupted one resumed, one never started run."""
+    return _run(load_suite_spec(out), out, execute, resume=True)
+
+
+def _finished(dest: Path) -> BenchmarkData | None:
+    """The bench in ``dest`` when it finished (its data says so), else None."""
+    if not (dest / BENCH_DATA_FILE).is_file():
+        return None
+    data = load_benchmark_data(dest)
+    return data if data.meta.finished_at else None
+
+
+def _run(spec: SuiteSpec, out: Path, execute: SuiteExecutor, resume: bool,
+         ) -> list[SuiteEntry]:
+    plans = [Path(p) for p in spec.plans]
+    task_ids = [load_plan(p).task_id for p in plans]
+    options = spec.run_options()
     entries: list[SuiteEntry] = []
     for plan, task_id in zip(plans, task_ids, strict=True):
-        for v in variants:
-            overlay = v.overlay()
+        for v in spec.variants:
             dest = out / task_id / v.name
-            spec = BenchSpec(plan=plan, output=dest, repeats=repeats, overlay=overlay,
-                             options=RunOptions(), label=f"suite-{task_id}-{v.name}")
+            data = _finished(dest) if resume else None
+            if data is None:
+                bench = BenchSpec(plan=plan, output=dest, repeats=spec.repeats,
+                                  overlay=v.overlay(), options=options,
+                                  label=f"suite-{task_id}-{v.name}",
+                                  fresh_server=spec.fresh_server)
+                data = execute(bench, resume and (dest / BENCH_SPEC_FILE).is_file())
             entries.append(SuiteEntry(plan=str(plan), variant=v.name, output=str(dest),
-                                      data=execute(spec)))
+                                      data=data))
     return entries
 
 

@@ -2,36 +2,57 @@
 
 ``bench`` is a command group whose default command is ``run``: ``aetherflow bench PLAN``
 is ``aetherflow bench run PLAN`` (a first argument that is not a subcommand name is taken
-as the plan), so focused benchmarks can live beside it as ``bench parallel PLAN`` and
-``bench speculative PLAN`` without a separate top-level name.
+as the plan), so the focused benchmarks (:mod:`aetherflow.cli.focused`) live beside it as
+``bench parallel PLAN`` and so on without a separate top-level name.
+
+Light at import: the bench engine, the reports and rich load when a command runs.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from typer.core import TyperGroup
 
-from aetherflow.bench import BenchmarkData, BenchSpec, parse_overlay, run_bench_async
-from aetherflow.bench.focused import run_focused
-from aetherflow.bench.prompt_cache import DEFAULT_EMULATED, run_prompt_cache
-from aetherflow.bench.slm_local import run_slm_local
-from aetherflow.execution.rundir import default_run_dir
-from aetherflow.execution.runner import RunOptions
-from aetherflow.metrics.records import RunRecord, StepRecord
-from aetherflow.plan.loader import load_plan
-from aetherflow.plan.models import Plan
-from aetherflow.report import render_terminal, write_bench_reports
+from aetherflow.cli.common import (
+    exit_interrupted,
+    human_console,
+    print_json,
+    print_where,
+    run_until_signal,
+    terminate_as_interrupt,
+)
+from aetherflow.cli.help import Command, Group, new_app
+from aetherflow.cli.options import RunFlags, with_bench_flags
+from aetherflow.errors import ConfigError
 
-__all__ = ["BenchProgress", "DefaultRunGroup", "bench_app", "register"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from aetherflow.bench.model import BenchmarkData
+    from aetherflow.bench.runner import BenchSpec
+    from aetherflow.metrics.records import RunRecord, StepRecord
+    from aetherflow.plan.models import Plan
+
+__all__ = ["BenchExecutor", "BenchProgress", "DefaultRunGroup", "bench_app", "bench_run",
+           "bench_summary", "make_executor", "register", "reject_seed"]
+
+#: Runs one bench and writes its reports; ``resume`` continues the bench in
+#: ``spec.output`` with the spec it recorded.
+BenchExecutor = Callable[..., "BenchmarkData"]
+
+SET_HELP = ("Change a setting for the bench, KEY=VALUE (repeatable); keys: concurrency, "
+            "provider, model, max_tokens, temperature, base_url, max_attempts, "
+            "step_timeout_s, repairs, workflow, review_provider, review_model, sandbox, "
+            "check_memory_mb, max_cost_usd, speculative=on|off, cache=on|off. An option "
+            "given both ways is an error.")
+#: Longest step id shown in the progress bar's description (it must fit 80 columns).
+_STEP_ID_WIDTH = 24
 
 
-class DefaultRunGroup(TyperGroup):
+class DefaultRunGroup(Group):
     """A group that runs ``run`` when the first argument is not a subcommand."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -41,17 +62,27 @@ class DefaultRunGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-bench_app = typer.Typer(cls=DefaultRunGroup, no_args_is_help=True,
-                        help="Benchmark a plan: `bench PLAN` (= `bench run PLAN`), or a "
-                             "focused benchmark (`bench parallel`, `bench speculative`, "
-                             "`bench prompt-cache`, `bench slm-local`).")
+bench_app = new_app(
+    "Benchmark a plan: bench PLAN (the same as bench run PLAN) repeats it and writes the "
+    "reports; bench parallel, speculative, workflow, prompt-cache and slm-local are focused "
+    "benchmarks, each two variants compared with confidence intervals.\n\n"
+    "Example: aetherflow bench examples/plans/calculator.json --repeat 3",
+    cls=DefaultRunGroup, no_args_is_help=True)
 
 
 class BenchProgress:
     """Rich progress bars over repeats and over the steps of the current repeat."""
 
     def __init__(self, console: Console) -> None:
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=None),
                                  MofNCompleteColumn(), TimeElapsedColumn(), console=console)
         self._repeats = self.progress.add_task("repeats", total=None)
         self._steps = self.progress.add_task("steps", total=None)
@@ -74,8 +105,10 @@ class BenchProgress:
         self.progress.reset(self._steps, total=len(plan.steps), description="steps")
 
     def on_step_start(self, step_id: str, attempt: int, provider: str) -> None:
-        """Name the running step."""
-        self.progress.update(self._steps, description=f"steps ({step_id} #{attempt})")
+        """Name the running step (a long id is shortened, so the bars fit 80 columns)."""
+        shown = step_id if len(step_id) <= _STEP_ID_WIDTH else \
+            step_id[:_STEP_ID_WIDTH - 1] + "…"
+        self.progress.update(self._steps, description=f"steps ({shown} #{attempt})")
 
     def on_token(self, step_id: str, text: str) -> None:
         """Ignore tokens (the bar tracks steps)."""
@@ -89,144 +122,152 @@ class BenchProgress:
         self.progress.advance(self._repeats)
 
 
-def _spec(plan: Path, repeat: int, warmup: int, provider: str, model: str | None,
-          sets: list[str], label: str | None, output: Path | None,
-          config: Path | None) -> BenchSpec:
-    overlay = parse_overlay(sets)
-    out = output or default_run_dir(load_plan(plan).task_id, root=Path("bench_results"))
-    options = RunOptions(provider=provider, model=model, config_path=config)
-    return BenchSpec(plan=plan, output=out, repeats=repeat, warmup=warmup, options=options,
-                     overlay=overlay, label=label)
+def _run_bench(spec: BenchSpec, quiet: bool, console: Console, resume: bool) -> BenchmarkData:
+    from aetherflow.bench.runner import run_bench_async
 
-
-def execute(spec: BenchSpec, quiet: bool, console: Console) -> BenchmarkData:
-    """Run the bench with (or without) progress bars, then write every report file."""
     if quiet:
-        data = asyncio.run(run_bench_async(spec))
-    else:
-        with BenchProgress(console) as progress:
-            data = asyncio.run(run_bench_async(spec, observer=progress))
-    write_bench_reports(data, spec.output)
-    return data
+        return run_until_signal(run_bench_async(spec, resume=resume))
+    with BenchProgress(console) as progress:
+        return run_until_signal(run_bench_async(spec, observer=progress, resume=resume))
 
 
-_SET_HELP = ("Overlay KEY=VALUE (repeatable): concurrency, provider, model, max_tokens, "
-             "temperature, base_url, max_attempts, step_timeout_s, speculative=on|off, "
-             "cache=on|off.")
+def make_executor(console: Console, quiet: bool,
+                  prepare: Callable[[BenchSpec], BenchSpec] | None = None) -> BenchExecutor:
+    """An executor for the bench engine: ``execute(spec, resume=False)`` runs the bench
+    (with progress bars unless ``quiet``; SIGINT/SIGTERM stop it as an interrupt), then
+    writes every report file. ``prepare`` adjusts each new spec first (e.g. applies the
+    shared options); a resumed bench runs with the spec it recorded."""
+
+    def execute(spec: BenchSpec, resume: bool = False) -> BenchmarkData:
+        from aetherflow.bench.runner import load_bench_spec
+        from aetherflow.report import write_bench_reports
+
+        if resume:
+            spec = load_bench_spec(spec.output)[0]
+        elif prepare is not None:
+            spec = prepare(spec)
+        data = _run_bench(spec, quiet, console, resume)
+        write_bench_reports(data, spec.output)
+        return data
+
+    return execute
 
 
-@bench_app.command("run")
+def reject_seed(flags: RunFlags) -> None:
+    """The bench family gives every repeat its own seed: ``--seed`` is an error there."""
+    flags.reject(["seed"], "a bench gives every repeat its own seed (1, 2, ...), so "
+                           "repeats are independent draws; --seed is for run")
+
+
+def bench_summary(data: BenchmarkData, directory: Path) -> dict[str, Any]:
+    """The ``--json`` summary of a bench: where it is, its setup and its global figures
+    (every run's record stays in benchmark_data.json)."""
+    from aetherflow.bench.runner import BENCH_DATA_FILE
+    from aetherflow.report import HTML_REPORT, MD_REPORT
+
+    meta = data.meta.model_dump(mode="json", exclude={"environment"})
+    runs = [{"index": r.index, "warmup": r.warmup, "run_dir": r.run_dir,
+             "status": r.record.status, "makespan_ms": r.record.makespan_ms}
+            for r in data.runs]
+    return {"kind": "bench", "directory": str(directory),
+            "benchmark_data": str(directory / BENCH_DATA_FILE),
+            "reports": [str(directory / MD_REPORT), str(directory / HTML_REPORT)],
+            "meta": meta, "runs": runs,
+            "global": data.aggregates.global_figures.model_dump(mode="json"),
+            "latency": data.aggregates.latency_all.model_dump(mode="json")}
+
+
+def _check_resume(plan: Path | None, given: dict[str, Any], flags: RunFlags) -> None:
+    named = [name for name, value in given.items() if value not in (None, [], False)]
+    if plan is not None:
+        named.insert(0, "PLAN")
+    named += flags.given_options()
+    if named:
+        raise ConfigError(f"--resume continues the bench with the spec it recorded: drop "
+                          f"{', '.join(named)}")
+
+
+def _new_spec(plan: Path, repeat: int | None, warmup: int | None, sets: list[str],
+              label: str | None, output: Path | None, flags: RunFlags) -> BenchSpec:
+    from aetherflow.bench.overlay import parse_overlay
+    from aetherflow.bench.runner import BenchSpec
+    from aetherflow.execution.rundir import default_run_dir
+    from aetherflow.execution.runner import RunOptions
+    from aetherflow.plan.loader import load_plan
+
+    reject_seed(flags)
+    overlay = parse_overlay(sets)
+    flags.overlay_conflicts(overlay)
+    out = output or default_run_dir(load_plan(plan).task_id, root=Path("bench_results"))
+    return BenchSpec(plan=plan, output=out, repeats=3 if repeat is None else repeat,
+                     warmup=warmup or 0, options=flags.apply(RunOptions()), overlay=overlay,
+                     label=label, fresh_server=flags.fresh_server)
+
+
+@bench_app.command("run", cls=Command)
+@with_bench_flags
 def bench_run(
-    plan: Path = typer.Argument(..., help="Plan file (JSON)."),
-    repeat: int = typer.Option(3, "--repeat", "-n", help="Measured runs."),
-    warmup: int = typer.Option(0, "--warmup", help="Warm-up runs (kept, not in statistics)."),
-    provider: str = typer.Option("local", "--provider", "-p"),
-    model: str | None = typer.Option(None, "--model", "-m"),
-    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
-    label: str | None = typer.Option(None, "--label", help="Label stored with every run."),
-    output: Path | None = typer.Option(None, "--output", "-o",
-                                       help="Bench directory (default bench_results/...)."),
-    config: Path | None = typer.Option(None, "--config", help="aetherflow.toml to use."),
+    plan: Path | None = typer.Argument(None, help="Plan file (JSON).", show_default=False),
+    repeat: int | None = typer.Option(None, "--repeat", "-n", metavar="N",
+                                      help="Measured runs. \\[default: 3]"),
+    warmup: int | None = typer.Option(None, "--warmup", metavar="N",
+                                      help="Warm-up runs (kept, not in the statistics). "
+                                           "\\[default: 0]"),
+    sets: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
+    label: str | None = typer.Option(None, "--label", metavar="TEXT",
+                                     help="Label stored with every run."),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="DIR",
+                                       help="Bench directory (default "
+                                            "bench_results/<time>-<task_id>)."),
+    resume: Path | None = typer.Option(
+        None, "--resume", metavar="DIR",
+        help="Continue an interrupted bench with the spec it recorded: finished runs are "
+             "kept, broken ones resumed, missing ones run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or tables."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print a summary as JSON on stdout (the rest goes to "
+                                      "stderr)."),
+    *, flags: RunFlags,
 ) -> None:
-    """Run PLAN N times and write benchmark_data.json and the reports (md, png, html)."""
-    console = Console(stderr=True)
-    spec = _spec(plan, repeat, warmup, provider, model, sets, label, output, config)
-    data = execute(spec, quiet, console)
+    """Run a plan N times and write benchmark_data.json and the reports (Markdown with PNG
+    charts, HTML).
+
+    Exit 0 once the reports are written (failed steps are data), 2 for bad input, 130
+    when interrupted (SIGINT or SIGTERM; continue with --resume DIR).
+
+    Example: aetherflow bench examples/plans/calculator.json -n 5 --warmup 1
+    """
+    console = human_console()
+    if resume is not None:
+        _check_resume(plan, {"--repeat": repeat, "--warmup": warmup, "--set": sets,
+                             "--label": label, "--output": output}, flags)
+        from aetherflow.bench.runner import load_bench_spec
+
+        spec = load_bench_spec(resume)[0]
+    elif plan is None:
+        raise ConfigError("give a PLAN to bench, or --resume DIR to continue a bench")
+    else:
+        spec = _new_spec(plan, repeat, warmup, sets, label, output, flags)
+    with terminate_as_interrupt():
+        try:
+            data = make_executor(console, quiet)(spec, resume=resume is not None)
+        except KeyboardInterrupt:
+            raise exit_interrupted(console, "bench", spec.output,
+                                   f"aetherflow bench --resume {spec.output}") from None
     if not quiet:
+        from aetherflow.report import render_terminal
+
         console.print(render_terminal(data))
-    console.print(f"bench directory: {spec.output}  (benchmark_data.json, benchmark_report.md, "
-                  "benchmark_report.html, *.png, runs/)")
-
-
-def _focused(kind: str) -> Any:
-    def command(
-        plan: Path = typer.Argument(..., help="Plan file (JSON)."),
-        repeat: int = typer.Option(3, "--repeat", "-n", help="Measured runs per variant."),
-        sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
-        output: Path | None = typer.Option(None, "--output", "-o"),
-        quiet: bool = typer.Option(False, "--quiet", "-q"),
-    ) -> None:
-        console = Console(stderr=True)
-        report = run_focused(kind, plan, _focused_dir(kind, plan, output), repeat,
-                             parse_overlay(sets), lambda spec: execute(spec, quiet, console))
-        _show(console, kind, report)
-
-    command.__doc__ = f"Focused benchmark: {kind} (two variants of PLAN, compared with CIs)."
-    return command
-
-
-def _focused_dir(kind: str, plan: Path, output: Path | None) -> Path:
-    return output or default_run_dir(f"{kind}-{load_plan(plan).task_id}",
-                                     root=Path("bench_results"))
-
-
-def _show(console: Console, kind: str, report: Path) -> None:
-    """Print a focused benchmark's headline report and where it is."""
-    console.print(report.read_text(encoding="utf-8"), markup=False)
-    console.print(f"{kind} benchmark: {report}")
-
-
-def prompt_cache_command(
-    plan: Path = typer.Argument(..., help="Plan whose steps share a long prefix, e.g. "
-                                          "examples/plans/shared_context.json."),
-    repeat: int = typer.Option(3, "--repeat", "-n", help="Measured runs per variant."),
-    providers: list[str] = typer.Option(
-        ["local"], "--provider", "-p",
-        help="Provider run for real (repeatable; default: the embedded local model)."),
-    emulate: list[str] = typer.Option(
-        list(DEFAULT_EMULATED), "--emulate",
-        help="Provider run against the emulator (repeatable; default: openai, anthropic, "
-             "deepseek, gemini)."),
-    no_emulate: bool = typer.Option(False, "--no-emulate", help="Skip the emulated sides."),
-    emulator_profile: Path | None = typer.Option(
-        None, "--emulator-profile", help="Emulator profile (default: built-in cloud profile)."),
-    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
-    output: Path | None = typer.Option(None, "--output", "-o"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
-) -> None:
-    """Focused benchmark: prompt caching used vs defeated (TTFT, cached tokens, cost)."""
-    console = Console(stderr=True)
-    out = _focused_dir("prompt-cache", plan, output)
-    report = run_prompt_cache(plan, out, repeat, parse_overlay(sets),
-                              lambda spec: execute(spec, quiet, console), providers=providers,
-                              emulated=[] if no_emulate else emulate,
-                              emulator_profile=emulator_profile)
-    _show(console, "prompt-cache", report)
-
-
-def slm_local_command(
-    plan: Path = typer.Argument(..., help="Plan file (JSON), e.g. examples/plans/calculator.json."),
-    repeat: int = typer.Option(3, "--repeat", "-n", help="Measured runs per side."),
-    remote: str = typer.Option("openai", "--remote", help="The provider to compare against."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Remote model."),
-    emulated: bool | None = typer.Option(
-        None, "--emulated/--real",
-        help="Remote side on the emulator, or for real (default: real if its key is set)."),
-    emulator_profile: Path | None = typer.Option(
-        None, "--emulator-profile", help="Emulator profile (default: built-in cloud profile)."),
-    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
-    config: Path | None = typer.Option(None, "--config", help="aetherflow.toml to use."),
-    output: Path | None = typer.Option(None, "--output", "-o"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
-) -> None:
-    """Focused benchmark: the embedded small model vs a remote (or emulated) provider."""
-    console = Console(stderr=True)
-    out = _focused_dir("slm-local", plan, output)
-    report = run_slm_local(plan, out, repeat, parse_overlay(sets),
-                           lambda spec: execute(spec, quiet, console), remote=remote,
-                           emulated=emulated, model=model, emulator_profile=emulator_profile,
-                           config_path=config)
-    _show(console, "slm-local", report)
+    print_where(console, "bench directory:", spec.output)
+    console.print("  (benchmark_report.html and .md, benchmark_data.json, *.png, runs/)",
+                  highlight=False)
+    if as_json:
+        print_json(bench_summary(data, spec.output))
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``bench`` group: ``bench PLAN`` and the focused benchmarks."""
-    registered = {c.name for c in bench_app.registered_commands}
-    for kind in ("parallel", "speculative"):
-        if kind not in registered:
-            bench_app.command(kind)(_focused(kind))
-    if "prompt-cache" not in registered:
-        bench_app.command("prompt-cache")(prompt_cache_command)
-        bench_app.command("slm-local")(slm_local_command)
+    from aetherflow.cli import focused
+
+    focused.register(bench_app)
     app.add_typer(bench_app, name="bench")

@@ -4,6 +4,10 @@ Both stay cheap at thousands of steps: a token only bumps a counter (the live vi
 a few times a second from the counters), and tables show the running and the most recent
 steps plus a count line when every step cannot fit. When the output is not a terminal
 (piped, CI), the live view prints one plain line per finished step instead of redrawing.
+
+Both fit the console's width without cutting a number: numeric columns get their full
+width and the step id column gets what is left (a long id is shortened with ``…``).
+Imported when ``run`` starts (it needs rich and the run records).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from rich.text import Text
 from aetherflow.metrics.records import RunRecord, StepRecord
 from aetherflow.plan.models import Plan
 
-__all__ = ["LiveRunDisplay", "fmt_ms", "step_problem", "summary_footer", "summary_table"]
+__all__ = ["LiveRunDisplay", "fit_first_column", "fmt_ms", "step_problem", "summary_footer",
+           "summary_table"]
 
 _STYLE = {"pending": "dim", "running": "cyan", "passed": "green", "unvalidated": "blue",
           "failed": "red", "skipped": "yellow"}
@@ -32,6 +37,18 @@ SUMMARY_ROWS = 40
 def fmt_ms(value: float | None) -> str:
     """Milliseconds for a table cell; ``n/a`` when not measured."""
     return "n/a" if value is None else f"{value:,.0f}"
+
+
+def fit_first_column(width: int, other_widths: list[int], least: int = 8) -> int:
+    """The widest the first column of a boxed rich table may be so the table fits
+    ``width``: what the other columns (``other_widths``, their content) and the borders
+    and padding (3 per column, plus 1) leave, but at least ``least``."""
+    used = sum(other_widths) + 3 * (len(other_widths) + 1) + 1
+    return max(least, width - used)
+
+
+def _widths(rows: list[list[str]], headers: list[str]) -> list[int]:
+    return [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
 
 
 def step_problem(rec: StepRecord) -> str:
@@ -70,22 +87,29 @@ class LiveRunDisplay:
         self._title = ""
 
     def _render(self) -> RenderableType:
-        table = Table(title=self._title, expand=False, title_justify="left")
-        for col in ("step", "status", "provider", "try", "chunks", "s"):
-            table.add_column(col, justify="right" if col in ("try", "chunks", "s") else "left",
-                             no_wrap=True, overflow="ellipsis",
-                             max_width=28 if col == "step" else None)
         now = time.monotonic()
         height = max(self.console.size.height - 8, 4)
         running = [k for k, r in self._rows.items() if r.status == "running"]
         shown = running[:height] + [k for k in self._recent if k not in running]
+        headers = ["step", "status", "provider", "try", "chunks", "s"]
+        rows: list[list[str]] = []
         for step_id in shown[:height]:
             row = self._rows[step_id]
             secs = row.elapsed_s if row.elapsed_s is not None else (
                 now - row.started if row.started is not None else None)
-            table.add_row(step_id, Text(row.status, style=_STYLE[row.status]), row.provider,
-                          str(row.attempt or ""), str(row.chunks or ""),
-                          "" if secs is None else f"{secs:.1f}")
+            rows.append([step_id, row.status, row.provider, str(row.attempt or ""),
+                         f"{row.chunks:,}" if row.chunks else "",
+                         "" if secs is None else f"{secs:,.1f}"])
+        widths = _widths(rows, headers)
+        table = Table(title=self._title, expand=False, title_justify="left")
+        step_width = fit_first_column(self.console.width, widths[1:])
+        for i, col in enumerate(headers):
+            table.add_column(col, justify="right" if i >= 3 else "left", no_wrap=True,
+                             overflow="ellipsis",
+                             max_width=step_width if i == 0 else None,
+                             min_width=None if i == 0 else widths[i])
+        for cells in rows:
+            table.add_row(cells[0], Text(cells[1], style=_STYLE[cells[1]]), *cells[2:])
         line = "  ".join(f"{k}: {self._counts[k]:,}" for k in _ORDER if self._counts[k])
         return Group(table, Text(line, style="bold"))
 
@@ -154,7 +178,8 @@ def _pick_steps(run: RunRecord) -> tuple[list[StepRecord], int]:
 
 
 def summary_table(run: RunRecord, width: int = 80) -> Table:
-    """Per-step measured figures; fits ``width`` columns (wider terminals get more)."""
+    """Per-step measured figures; fits ``width`` columns without cutting a number (wider
+    terminals get TPOT and input tokens too)."""
     providers = sorted({s.provider for s in run.steps if s.provider})
     emulated = " (emulated)" if run.config.emulated else ""
     table = Table(title=f"{run.task_id}: {run.status} ({', '.join(providers) or '-'})"
@@ -162,23 +187,28 @@ def summary_table(run: RunRecord, width: int = 80) -> Table:
     cols = ["step", "status", "try", "TTFT", "TTR", "out", "time"]
     if width >= 100:
         cols[5:5] = ["TPOT", "in"]
-    for col in cols:
-        left = col in ("step", "status")
-        table.add_column(col, no_wrap=True, justify="left" if left else "right",
-                         overflow="ellipsis", max_width=max(12, width - 58) if col == "step"
-                         else None)
     rows, hidden = _pick_steps(run)
+    body: list[list[str]] = []
     for s in rows:
         last = s.attempts[-1] if s.attempts else None
-        cells: dict[str, str | Text] = {
-            "step": s.step_id, "status": Text(s.status, style=_STYLE[s.status]),
-            "try": str(len(s.attempts)), "TTFT": fmt_ms(s.ttft_ms), "TTR": fmt_ms(s.ttr_ms),
+        cells: dict[str, str] = {
+            "step": s.step_id, "status": s.status, "try": str(len(s.attempts)),
+            "TTFT": fmt_ms(s.ttft_ms), "TTR": fmt_ms(s.ttr_ms),
             "TPOT": fmt_ms(last.timing.tpot_ms) if last else "n/a",
             "in": _tokens(last.usage.input) if last else "n/a",
             "out": _tokens(last.usage.output) if last else "n/a",
             "time": fmt_ms(s.step_time_ms),
         }
-        table.add_row(*[cells[c] for c in cols])
+        body.append([cells[c] for c in cols])
+    widths = _widths(body, cols)
+    step_width = fit_first_column(width, widths[1:], least=12)
+    for i, col in enumerate(cols):
+        table.add_column(col, no_wrap=True, justify="left" if i < 2 else "right",
+                         overflow="ellipsis", max_width=step_width if i == 0 else None,
+                         min_width=None if i == 0 else widths[i])
+    for cells_row in body:
+        table.add_row(cells_row[0], Text(cells_row[1], style=_STYLE[cells_row[1]]),
+                      *cells_row[2:])
     if hidden:
         counts: Counter[str] = Counter(s.status for s in run.steps)
         table.caption = (f"{hidden:,} more steps not listed: "

@@ -5,6 +5,8 @@ a bench or run directory's runs (again).
 The listing picks its columns by the console width (``COLUMNS``): ids, numbers and statuses
 are never cut; labels, plans and directories are shortened with ``…`` only when the
 terminal is narrow, and wider terminals get more columns.
+
+Light at import: rich, the run records and the store load when a command runs.
 """
 
 from __future__ import annotations
@@ -18,19 +20,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from aetherflow.cli.help import Command, new_app
 from aetherflow.errors import ConfigError
-from aetherflow.metrics.records import RunRecord, RunStatus, StepRecord, Verdict
-from aetherflow.store.history import HistoryStore
-from aetherflow.store.models import BenchSummary, RunSummary
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from aetherflow.metrics.records import RunRecord, StepRecord, Verdict
+    from aetherflow.store.models import BenchSummary, RunSummary
 
 __all__ = [
+    "RUN_STATUSES",
     "benches_table",
     "choose_columns",
     "common_values",
@@ -46,13 +51,16 @@ __all__ = [
     "runs_table",
 ]
 
-history_app = typer.Typer(
-    help="Stored runs: `history` lists them, `history show REF` shows one, "
-         "`history benches` lists benches, `history import DIR` stores a bench again.")
+history_app = new_app(
+    "Stored runs: history lists them, history show REF shows one, history benches lists "
+    "benches, history import DIR stores a bench or run directory again.\n\n"
+    "Example: aetherflow history --status failed --limit 10")
 
 _STATUS_STYLE = {"running": "cyan", "passed": "green", "unvalidated": "blue",
                  "failed": "red", "interrupted": "magenta", "crashed": "bold red"}
-_STATUSES: tuple[str, ...] = get_args(RunStatus)
+#: ``metrics.records.RunStatus`` (a unit test keeps them equal: the records load late).
+RUN_STATUSES: tuple[str, ...] = ("running", "passed", "unvalidated", "failed", "interrupted",
+                              "crashed")
 _GAP = 2  # spaces between two columns
 
 
@@ -239,6 +247,9 @@ def _share(cols: dict[str, _Column], natural: dict[str, int], chosen: list[str],
 
 def runs_table(runs: Sequence[RunSummary], width: int) -> Table:
     """The listing of ``runs`` for a console ``width`` columns wide."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False,
                   header_style="bold")
     layout = choose_columns(runs, width)
@@ -271,6 +282,8 @@ def listing_title(shown: int, total: int, runs: Sequence[RunSummary]) -> str:
 def benches_table(benches: Sequence[BenchSummary], width: int) -> Table:
     """The listing of benches: id, label, plan, runs stored / planned, created, directory
     (shortened from the left with ``…`` when ``width`` is too narrow for it)."""
+    from rich.table import Table
+
     table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False,
                   header_style="bold")
     rows = []
@@ -458,10 +471,10 @@ def _since(value: str | None) -> datetime | None:
 
 def _statuses(values: list[str]) -> list[str] | None:
     wanted = [s.strip() for v in values for s in v.split(",") if s.strip()]
-    unknown = [s for s in wanted if s not in _STATUSES]
+    unknown = [s for s in wanted if s not in RUN_STATUSES]
     if unknown:
         raise ConfigError(f"--status {', '.join(unknown)}: expected one of "
-                          f"{', '.join(_STATUSES)}")
+                          f"{', '.join(RUN_STATUSES)}")
     return wanted or None
 
 
@@ -469,31 +482,49 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+def _store() -> Any:
+    from aetherflow.store.history import HistoryStore
+
+    return HistoryStore()
+
+
 @history_app.callback(invoke_without_command=True)
 def history_command(
     ctx: typer.Context,
-    plan: str | None = typer.Option(None, "--plan", help="Task id, plan path or plan name."),
-    since: str | None = typer.Option(None, "--since", help="ISO date/time (UTC if naive)."),
-    label: str | None = typer.Option(None, "--label", help="Only runs with this label."),
+    plan: str | None = typer.Option(None, "--plan", metavar="PLAN",
+                                    help="Task id, plan path or plan name."),
+    since: str | None = typer.Option(None, "--since", metavar="WHEN",
+                                     help="ISO date/time (UTC if naive), e.g. 2025-01-31."),
+    label: str | None = typer.Option(None, "--label", metavar="TEXT",
+                                     help="Only runs with this label."),
     status: list[str] = typer.Option(
-        [], "--status", help="Only runs with this status (repeatable or comma-separated): "
-                             + ", ".join(_STATUSES) + "."),
-    limit: int = typer.Option(50, "--limit", help="At most this many runs (0 = all)."),
+        [], "--status", metavar="STATUS",
+        help="Only runs with this status (repeatable or comma-separated): "
+             + ", ".join(RUN_STATUSES) + "."),
+    limit: int = typer.Option(50, "--limit", metavar="N",
+                              help="At most this many runs (0 = all)."),
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
-    """List runs stored in the history database ($AETHERFLOW_HOME/history.db), newest first."""
+    """List runs stored in the history database ($AETHERFLOW_HOME/history.db), newest
+    first."""
     if ctx.invoked_subcommand is not None:
         return
     filters: dict[str, Any] = {"plan": plan, "since": _since(since), "label": label,
                                "status": _statuses(status)}
-    with HistoryStore() as store:
+    with _store() as store:
         runs = store.list_runs(limit=limit or None, **filters)
         total = store.count_runs(**filters) if limit and len(runs) == limit else len(runs)
         path = store.path
     if as_json:
         _print_json([r.model_dump(mode="json") for r in runs])
         return
-    console = Console()
+    console = _console()
     if not runs:
         console.print(f"no stored runs match in {path}", markup=False, highlight=False)
         return
@@ -504,14 +535,19 @@ def history_command(
                   markup=False, highlight=False, style="dim")
 
 
-@history_app.command("show")
+@history_app.command("show", cls=Command)
 def history_show(
-    ref: str = typer.Argument(..., help="History id (or run:N), run id or a unique prefix "
-                                        "or short id of one, label, or run directory."),
+    ref: str = typer.Argument(..., metavar="REF",
+                              help="History id (or run:N), run id or a unique prefix or "
+                                   "short id of one, label, or run directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the stored run record."),
 ) -> None:
-    """Show one stored run: its setup, then each step's prompt, output and check verdicts."""
-    with HistoryStore() as store:
+    """Show one stored run: its setup, then each step's prompt, output and check verdicts
+    (Markdown).
+
+    Example: aetherflow history show 12
+    """
+    with _store() as store:
         run = store.get_summary(ref)
         record = store.load_record(run)
     if as_json:
@@ -520,36 +556,45 @@ def history_show(
     sys.stdout.write(render_run(run, record))
 
 
-@history_app.command("benches")
+@history_app.command("benches", cls=Command)
 def history_benches(
-    label: str | None = typer.Option(None, "--label", help="Only benches with this label."),
-    limit: int = typer.Option(50, "--limit", help="At most this many benches (0 = all)."),
+    label: str | None = typer.Option(None, "--label", metavar="TEXT",
+                                     help="Only benches with this label."),
+    limit: int = typer.Option(50, "--limit", metavar="N",
+                              help="At most this many benches (0 = all)."),
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
-    """List benches (newest first): id, label, plan, runs stored, directory."""
-    with HistoryStore() as store:
+    """List benches (newest first): id, label, plan, runs stored, directory.
+
+    Example: aetherflow history benches --label nightly
+    """
+    with _store() as store:
         benches = store.list_benches(label=label, limit=limit or None)
     if as_json:
         _print_json([b.model_dump(mode="json") for b in benches])
         return
-    console = Console()
+    console = _console()
     if not benches:
         console.print("no benches stored", markup=False, highlight=False)
         return
     console.print(benches_table(benches, console.width))
 
 
-@history_app.command("import")
+@history_app.command("import", cls=Command)
 def history_import(
-    paths: list[Path] = typer.Argument(..., help="Bench directories (benchmark_data.json) "
-                                                 "or run directories (run.json)."),
+    paths: list[Path] = typer.Argument(..., metavar="DIR...",
+                                       help="Bench directories (benchmark_data.json) or run "
+                                            "directories (run.json)."),
 ) -> None:
     """Store the runs of bench or run directories in the history (again): nothing already
-    stored is duplicated, runs an older version overwrote are added back."""
+    stored is duplicated, runs an older version overwrote are added back.
+
+    Example: aetherflow history import bench_results/*
+    """
     from aetherflow.bench.sources import import_into_history  # only this command needs it
 
-    console = Console()
-    with HistoryStore() as store:
+    console = _console()
+    with _store() as store:
         for path in paths:
             result = import_into_history(path, store)
             bench = f"bench {result.bench_id} · " if result.bench_id is not None else ""

@@ -1,18 +1,22 @@
-"""``aetherflow providers``: which providers are usable here, and why not (no keys shown)."""
+"""``aetherflow providers``: which providers are usable here, and why not (no keys shown).
+
+Light at import: the provider registry and rich load when the command runs.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from aetherflow.config import ProviderStatus, provider_status
-from aetherflow.providers.base import load_plugin_file
+from aetherflow.cli.help import Command
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from aetherflow.config import ProviderStatus
 
 __all__ = ["register", "render_status_table"]
 
@@ -24,6 +28,9 @@ WIDE_TABLE_COLUMNS = 120
 def render_status_table(statuses: list[ProviderStatus], width: int | None = None) -> Table:
     """A rich table of provider statuses; narrower than :data:`WIDE_TABLE_COLUMNS` it
     shows only provider, ready, reason, default model and source (``--json`` has all)."""
+    from rich.markup import escape
+    from rich.table import Table
+
     wide = width is None or width >= WIDE_TABLE_COLUMNS
     table = Table(title="AetherFlow providers",
                   caption=None if wide else "base URLs and key variables: wider terminal "
@@ -56,14 +63,24 @@ def render_status_table(statuses: list[ProviderStatus], width: int | None = None
 def providers(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
     = False,
-    config: Annotated[Path | None, typer.Option("--config", help="Path to aetherflow.toml.")]
-    = None,
+    config: Annotated[Path | None, typer.Option("--config", metavar="FILE",
+                                                help="The aetherflow.toml to use.")] = None,
     plugin: Annotated[list[Path] | None, typer.Option(
         "--plugin", metavar="FILE", help="Load a provider plugin from this Python file "
         "(repeatable).")] = None,
 ) -> None:
     """List the providers: whether each is configured, its endpoint, default model and
-    where it came from (built-in, a plugin's entry point, or a --plugin file)."""
+    where it came from (built-in, a plugin's entry point, or a --plugin file).
+
+    API keys are never shown, only the variable each one is read from.
+
+    Example: aetherflow providers --json
+    """
+    from rich.console import Console
+
+    from aetherflow.config import provider_status
+    from aetherflow.providers.base import load_plugin_file
+
     for path in plugin or []:
         load_plugin_file(path)
     statuses = provider_status(config)
@@ -76,4 +93,4 @@ def providers(
 
 def register(app: typer.Typer) -> None:
     """Add the ``providers`` command to ``app``."""
-    app.command("providers")(providers)
+    app.command("providers", cls=Command)(providers)

@@ -1,24 +1,34 @@
-"""``aetherflow report DIR``: re-render every view from the stored JSON alone."""
+"""``aetherflow report DIR``: re-render every view from the stored JSON alone.
+
+Light at import: the report views (matplotlib, plotly) load when the command runs.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
-from aetherflow.bench.compare import BenchRef, ComparisonData
-from aetherflow.bench.model import BenchmarkData
-from aetherflow.bench.runner import BENCH_DATA_FILE, load_benchmark_data
-from aetherflow.bench.sources import load_run_dir
+from aetherflow.cli.common import human_console, print_json
+from aetherflow.cli.help import Command
 from aetherflow.errors import ConfigError
-from aetherflow.report import render_terminal, write_bench_reports
-from aetherflow.report.comparison import COMPARISON_HTML, write_comparison
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from aetherflow.bench.compare import BenchRef
+    from aetherflow.bench.model import BenchmarkData
 
 __all__ = ["register", "report_command"]
 
+BENCH_DATA_FILE = "benchmark_data.json"
+
 
 def _load_side(path: Path) -> BenchmarkData | None:
+    from aetherflow.bench.runner import load_benchmark_data
+    from aetherflow.bench.sources import load_run_dir
+
     try:
         if (path / BENCH_DATA_FILE).is_file() or (path.is_file() and path.suffix == ".json"):
             return load_benchmark_data(path)
@@ -48,35 +58,63 @@ def _side_data(ref: BenchRef, directory: Path) -> BenchmarkData | None:
 
 
 def report_command(
-    directory: Path = typer.Argument(..., help="A bench directory (benchmark_data.json), a "
-                                               "run directory (run.json) or a comparison "
-                                               "directory (comparison_data.json)."),
+    directory: Path = typer.Argument(..., metavar="DIR",
+                                     help="A bench directory (benchmark_data.json), a run "
+                                          "directory (run.json) or a comparison directory "
+                                          "(comparison_data.json)."),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="DIR",
+                                       help="Write the views here instead of into DIR."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print terminal tables."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print the files written as JSON on stdout."),
 ) -> None:
-    """Re-render the Markdown, PNG, HTML and terminal views from the stored JSON."""
-    console = Console(stderr=True)
+    """Re-render the Markdown, PNG, HTML and terminal views from the stored JSON alone.
+
+    Example: aetherflow report bench_results/20250101-120000-calculator
+    """
+    from aetherflow.bench.runner import load_benchmark_data
+    from aetherflow.bench.sources import load_run_dir
+    from aetherflow.report import render_terminal, write_bench_reports
+
+    console = human_console()
+    out = output or directory
     if (directory / BENCH_DATA_FILE).exists():
-        data = load_benchmark_data(directory)
+        kind, data = "bench", load_benchmark_data(directory)
     elif (directory / "run.json").exists():
-        data = load_run_dir(directory)
+        kind, data = "run", load_run_dir(directory)
     elif (directory / "comparison_data.json").exists():
-        cmp = ComparisonData.model_validate_json(
-            (directory / "comparison_data.json").read_text(encoding="utf-8"))
-        a, b = _side_data(cmp.a, directory), _side_data(cmp.b, directory)
-        md = write_comparison(cmp, directory, a, b)
-        raw = "" if a is not None and b is not None else (
-            " (bench data of A/B not found: no distribution charts)")
-        console.print(f"wrote {md} and {COMPARISON_HTML}{raw}")
+        files = _comparison(console, directory, out)
+        if as_json:
+            print_json({"kind": "comparison", "directory": str(out),
+                        "files": [str(f) for f in files]})
         return
     else:
         raise ConfigError(f"{directory}: no benchmark_data.json, run.json or "
                           "comparison_data.json")
-    files = write_bench_reports(data, directory)
+    files = write_bench_reports(data, out)
     if not quiet:
         console.print(render_terminal(data))
-    console.print("wrote " + ", ".join(f.name for f in files))
+    console.print(f"wrote into {out}: " + ", ".join(f.name for f in files), highlight=False)
+    if as_json:
+        print_json({"kind": kind, "directory": str(out), "files": [str(f) for f in files]})
+
+
+def _comparison(console: Console, directory: Path, out: Path) -> list[Path]:
+    """Re-render a comparison directory's views (with distribution charts when the
+    benches of A and B are still where it says)."""
+    from aetherflow.bench.compare import ComparisonData
+    from aetherflow.report.comparison import COMPARISON_HTML, write_comparison
+
+    cmp = ComparisonData.model_validate_json(
+        (directory / "comparison_data.json").read_text(encoding="utf-8"))
+    a, b = _side_data(cmp.a, directory), _side_data(cmp.b, directory)
+    md = write_comparison(cmp, out, a, b)
+    raw = "" if a is not None and b is not None else (
+        " (bench data of A/B not found: no distribution charts)")
+    console.print(f"wrote {md} and {COMPARISON_HTML}{raw}", highlight=False)
+    return [md, out / COMPARISON_HTML]
 
 
 def register(app: typer.Typer) -> None:
     """Add ``report`` to ``app``."""
-    app.command("report")(report_command)
+    app.command("report", cls=Command)(report_command)

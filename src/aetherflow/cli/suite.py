@@ -1,41 +1,186 @@
-"""``aetherflow suite PLAN... [--variants FILE]``: a bench per plan × variant, compared."""
+"""``aetherflow suite PLAN... [--variants FILE]``: a bench per plan × variant, compared.
+
+``suite --resume DIR`` continues an interrupted suite. Light at import: the bench engine
+and the reports load when the command runs (through :func:`load_variants`,
+:func:`run_suite` and :func:`resume_suite`, thin wrappers over
+:mod:`aetherflow.bench.suite`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
-from aetherflow.bench.suite import load_variants, render_suite_markdown, run_suite
-from aetherflow.cli.bench import execute
-from aetherflow.execution.rundir import default_run_dir
-from aetherflow.report.comparison import COMPARISON_HTML, COMPARISON_MD
-from aetherflow.report.comparison_html import render_suite_html
+from aetherflow.cli.bench import make_executor, reject_seed
+from aetherflow.cli.common import (
+    exit_interrupted,
+    human_console,
+    print_json,
+    print_where,
+    terminate_as_interrupt,
+)
+from aetherflow.cli.help import Command
+from aetherflow.cli.options import RunFlags, with_bench_flags
+from aetherflow.errors import ConfigError
 
-__all__ = ["register", "suite_command"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from aetherflow.bench.suite import SuiteEntry, SuiteExecutor, Variant
+    from aetherflow.execution.runner import RunOptions
+
+__all__ = ["load_variants", "register", "resume_suite", "run_suite", "suite_command",
+           "suite_summary"]
 
 
-def suite_command(
-    plans: list[Path] = typer.Argument(..., help="Plan files (JSON)."),
-    variants: Path | None = typer.Option(None, "--variants",
-                                         help="JSON/TOML list of {name, set: {...}}."),
-    repeat: int = typer.Option(3, "--repeat", "-n", help="Measured runs per bench."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Suite directory."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
-) -> None:
-    """Bench every PLAN under every variant; write comparison_report.md/.html over them all."""
-    console = Console(stderr=True)
-    chosen = load_variants(variants)
-    out = output or default_run_dir("suite", root=Path("bench_results"))
-    entries = run_suite(plans, chosen, out, repeat, lambda spec: execute(spec, quiet, console))
+def load_variants(path: Path | None) -> list[Variant]:
+    """:func:`aetherflow.bench.suite.load_variants`."""
+    from aetherflow.bench import suite
+
+    return suite.load_variants(path)
+
+
+def run_suite(plans: list[Path], variants: list[Variant], out: Path, repeats: int,
+              execute: SuiteExecutor, options: RunOptions | None = None,
+              fresh_server: bool = False) -> list[SuiteEntry]:
+    """:func:`aetherflow.bench.suite.run_suite`."""
+    from aetherflow.bench import suite
+
+    return suite.run_suite(plans, variants, out, repeats, execute, options, fresh_server)
+
+
+def resume_suite(out: Path, execute: SuiteExecutor) -> list[SuiteEntry]:
+    """:func:`aetherflow.bench.suite.resume_suite`."""
+    from aetherflow.bench import suite
+
+    return suite.resume_suite(out, execute)
+
+
+def suite_summary(entries: list[SuiteEntry], out: Path) -> dict[str, Any]:
+    """The ``--json`` summary of a suite: its reports and each bench's global figures."""
+    from aetherflow.report.comparison import COMPARISON_HTML, COMPARISON_MD
+
+    benches = [{"plan": e.plan, "variant": e.variant, "directory": e.output,
+                "task_id": e.data.meta.task_id,
+                "global": e.data.aggregates.global_figures.model_dump(mode="json")}
+               for e in entries]
+    return {"kind": "suite", "directory": str(out), "report": str(out / COMPARISON_MD),
+            "html": str(out / COMPARISON_HTML), "benches": benches}
+
+
+def _check_resume(plans: list[Path], given: dict[str, Any], flags: RunFlags) -> None:
+    named = (["PLAN"] if plans else []) + [n for n, v in given.items() if v is not None]
+    named += flags.given_options()
+    if named:
+        raise ConfigError(f"--resume continues the suite with the spec it recorded: drop "
+                          f"{', '.join(named)}")
+
+
+def _announce(console: Console, quiet: bool) -> Any:
+    """Wraps the executor so each bench says which one it is before it starts."""
+    count = [0]
+
+    def before(spec: Any, resume: bool) -> None:
+        count[0] += 1
+        if not quiet:
+            verb = "resuming" if resume else "bench"
+            print_where(console, f"{verb} {count[0]}: {spec.label} ->", spec.output)
+
+    return before
+
+
+def _write_reports(entries: list[SuiteEntry], out: Path) -> Path:
+    from aetherflow.bench.suite import render_suite_markdown
+    from aetherflow.report.comparison import COMPARISON_HTML, COMPARISON_MD
+    from aetherflow.report.comparison_html import render_suite_html
+
     report = out / COMPARISON_MD
     report.write_text(render_suite_markdown(entries), encoding="utf-8")
     (out / COMPARISON_HTML).write_text(render_suite_html(entries), encoding="utf-8")
-    console.print(f"suite directory: {out} ({len(entries)} benches; {report.name}, "
-                  f"{COMPARISON_HTML})")
+    return report
+
+
+@with_bench_flags
+def suite_command(
+    plans: list[Path] = typer.Argument(None, metavar="PLAN...", help="Plan files (JSON).",
+                                       show_default=False),
+    variants: Path | None = typer.Option(
+        None, "--variants", metavar="FILE",
+        help="JSON or TOML list of variants, each {name, set: {KEY: VALUE}} with the --set "
+             "keys (default: one variant, default)."),
+    repeat: int | None = typer.Option(None, "--repeat", "-n", metavar="N",
+                                      help="Measured runs per bench. \\[default: 3]"),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="DIR",
+                                       help="Suite directory (default "
+                                            "bench_results/<time>-suite)."),
+    resume: Path | None = typer.Option(
+        None, "--resume", metavar="DIR",
+        help="Continue an interrupted suite with the spec it recorded: finished benches "
+             "are reused, an interrupted one resumed, the rest run."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print a summary as JSON on stdout."),
+    *, flags: RunFlags,
+) -> None:
+    """Bench every plan under every variant, then write one comparison report over all of
+    them (comparison_report.md and .html).
+
+    Exit 0 once the reports are written, 2 for bad input, 130 when interrupted (SIGINT or
+    SIGTERM; continue with --resume DIR).
+
+    Example: aetherflow suite examples/plans/*.json --variants variants.toml -n 3
+    """
+    console = human_console()
+    plans = plans or []
+    if resume is not None:
+        _check_resume(plans, {"--variants": variants, "--repeat": repeat,
+                              "--output": output}, flags)
+        out = resume
+    elif not plans:
+        raise ConfigError("give the PLAN files of the suite, or --resume DIR to continue one")
+    else:
+        reject_seed(flags)
+        chosen = load_variants(variants)
+        for v in chosen:
+            flags.overlay_conflicts(v.overlay())
+        out = output or _default_dir()
+    announce = _announce(console, quiet)
+    bench = make_executor(console, quiet)
+
+    def execute(spec: Any, resume_bench: bool) -> Any:
+        announce(spec, resume_bench)
+        return bench(spec, resume=resume_bench)
+
+    with terminate_as_interrupt():
+        try:
+            entries = (resume_suite(out, execute) if resume is not None else
+                       run_suite(plans, chosen, out, 3 if repeat is None else repeat,
+                                 execute, _options(flags), flags.fresh_server))
+            report = _write_reports(entries, out)
+        except KeyboardInterrupt:
+            raise exit_interrupted(console, "suite", out,
+                                   f"aetherflow suite --resume {out}") from None
+    print_where(console, "suite directory:", out)
+    console.print(f"  ({len(entries)} benches; {report.name}, comparison_report.html)",
+                  highlight=False)
+    if as_json:
+        print_json(suite_summary(entries, out))
+
+
+def _default_dir() -> Path:
+    from aetherflow.execution.rundir import default_run_dir
+
+    return default_run_dir("suite", root=Path("bench_results"))
+
+
+def _options(flags: RunFlags) -> RunOptions:
+    from aetherflow.execution.runner import RunOptions
+
+    return flags.apply(RunOptions())  # type: ignore[no-any-return]
 
 
 def register(app: typer.Typer) -> None:
     """Add ``suite`` to ``app``."""
-    app.command("suite")(suite_command)
+    app.command("suite", cls=Command)(suite_command)
