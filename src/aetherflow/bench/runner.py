@@ -282,7 +282,8 @@ async def run_bench_async(
     options = apply_overlay(spec.options, spec.overlay)
     options.check()
     plan = load_plan(spec.plan)
-    if not resume and (spec.output / BENCH_DATA_FILE).exists():
+    if not resume and ((spec.output / BENCH_DATA_FILE).exists()
+                       or (spec.output / BENCH_SPEC_FILE).exists()):
         raise ConfigError(f"{spec.output} already holds a bench; choose another --output "
                           f"(or continue it with --resume {spec.output})")
     obs = observer or _NullBenchObserver()
@@ -296,7 +297,9 @@ async def run_bench_async(
             bench_id = db.create_bench(plan.task_id, spec.label, str(spec.plan), spec.repeats,
                                        output_dir=spec.output)
             spec_file = spec.output / BENCH_SPEC_FILE
-            spec_file.write_text(json.dumps(_spec_json(spec, options, bench_id), indent=1),
+            # The options before the overlay: a resume applies the overlay again.
+            spec_file.write_text(json.dumps(_spec_json(spec, spec.options, bench_id),
+                                            indent=1),
                                  encoding="utf-8")
         meta = _meta(spec, options, bench_id, plan.task_id)
         runs: list[BenchRun] = []

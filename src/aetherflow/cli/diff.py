@@ -11,10 +11,14 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from aetherflow.execution.project import DiffStat, run_changes
+from aetherflow.cli.help import Command
+
+if TYPE_CHECKING:
+    from aetherflow.execution.project import DiffStat
 
 __all__ = ["diff_command", "format_stat", "register"]
 
@@ -46,10 +50,16 @@ def format_stat(stats: list[DiffStat], width: int = 80) -> str:
 
 
 def diff_command(
-    run_dir: Path = typer.Argument(..., help="The run directory of a `run --project` run."),
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR",
+                                   help="The run directory of a `run --project` run."),
     stat: bool = typer.Option(False, "--stat", help="A per-file summary instead of the diff."),
 ) -> None:
-    """Show what a --project run changed, as a unified diff against the project it copied."""
+    """Show what a --project run changed, as a unified diff against the project it copied.
+
+    Example: aetherflow diff runs/20261204-120000-refactor_project | git apply --check
+    """
+    from aetherflow.execution.project import run_changes
+
     changes = run_changes(run_dir)
     if not changes.after:
         typer.echo(f"no changes: the run left {changes.manifest.root} as it copied it",
@@ -64,4 +74,4 @@ def diff_command(
 
 def register(app: typer.Typer) -> None:
     """Add ``diff`` to ``app``."""
-    app.command("diff")(diff_command)
+    app.command("diff", cls=Command)(diff_command)

@@ -74,6 +74,7 @@ def _register_commands() -> None:
     from aetherflow.cli import (
         bench,
         compare,
+        diff,
         emulate,
         history,
         plan,
@@ -83,7 +84,8 @@ def _register_commands() -> None:
         suite,
     )
 
-    for module in (plan, run, bench, suite, compare, history, report, providers, emulate):
+    for module in (plan, run, bench, suite, compare, diff, history, report, providers,
+                   emulate):
         module.register(app)
 
 

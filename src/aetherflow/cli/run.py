@@ -125,10 +125,31 @@ def _report(console: Console, record: RunRecord, run_dir: Path, *, quiet: bool,
         console.print(summary_table(record, console.width))
         for line in summary_footer(record):
             console.print(line, highlight=False)
+    _report_apply(console, record, run_dir, quiet=quiet)
     print_where(console, "run directory:", run_dir)
     console.print("  (run.json, journal.jsonl, step_outputs/, workspace/)", highlight=False)
     if as_json:
         print_json(record.model_dump(mode="json"))
+
+
+def _report_apply(console: Console, record: RunRecord, run_dir: Path, *, quiet: bool) -> None:
+    """What --apply did: the diff it wrote into the project and the changes no executed
+    check verified, or why it wrote nothing."""
+    outcome = record.project_apply
+    if outcome is None:
+        return
+    if not outcome.applied:
+        console.print(f"--apply: {outcome.note}", highlight=False, markup=False)
+        return
+    if not quiet and outcome.diff_file:
+        console.print((run_dir / outcome.diff_file).read_text(encoding="utf-8"),
+                      highlight=False, markup=False)
+    console.print(f"--apply: wrote {len(outcome.files)} file(s) into {record.config.project} "
+                  f"(diff: {run_dir / (outcome.diff_file or '')})", highlight=False,
+                  markup=False)
+    if outcome.unverified:
+        console.print("not verified by any executed check: " + ", ".join(outcome.unverified),
+                      highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
