@@ -133,8 +133,11 @@ def measure_child(cmd: list[str], env: dict[str, str], timeout_s: float,
                   workdir: Path) -> ChildResult:
     """Run ``cmd``; kill its process group after ``timeout_s``; return its resource usage.
 
-    CPU and peak RSS come from ``os.wait4`` (the child's own usage plus that of the children
-    it waited for); output goes to files so a chatty child cannot block on a full pipe.
+    CPU comes from ``os.wait4`` (the child's own usage plus that of the children it waited
+    for). Peak RSS is the child's ``VmHWM`` read from ``/proc`` while it runs (a high-water
+    mark, so the last reading is the peak up to then): ``ru_maxrss`` would report the
+    forking parent's size, which the child inherits until it execs. Output goes to files so
+    a chatty child cannot block on a full pipe.
     """
     out_path, err_path = workdir / "child.out", workdir / "child.err"
     with out_path.open("wb") as out, err_path.open("wb") as err:
@@ -149,10 +152,26 @@ def measure_child(cmd: list[str], env: dict[str, str], timeout_s: float,
 
         timer = threading.Timer(timeout_s, kill)
         timer.start()
+        peak = {"kb": 0}
+        watching = threading.Event()
+
+        def watch() -> None:
+            status_file = Path(f"/proc/{proc.pid}/status")
+            while not watching.is_set():
+                with contextlib.suppress(OSError, ValueError):
+                    for line in status_file.read_text().splitlines():
+                        if line.startswith("VmHWM:"):  # monotonic after exec: keep the
+                            peak["kb"] = int(line.split()[1])  # last, not the forked copy's
+                watching.wait(0.02)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
+            watching.set()
+            watcher.join()
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     finished = not expired.is_set()
@@ -161,7 +180,7 @@ def measure_child(cmd: list[str], env: dict[str, str], timeout_s: float,
         returncode=proc.returncode if finished else None,
         wall_s=wall,
         cpu_s=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024.0,  # kilobytes on Linux
+        peak_rss_mb=(peak["kb"] or usage.ru_maxrss) / 1024.0,  # kilobytes on Linux
         stdout=out_path.read_text(errors="replace"),
         stderr=err_path.read_text(errors="replace"),
     )

@@ -13,7 +13,7 @@ import pytest
 from scripted_provider import NAME, install
 
 from aetherflow.execution import RunOptions, run_plan_async
-from aetherflow.execution.journal import load_state, read_journal
+from aetherflow.execution.journal import load_state, read_journal, step_prompts
 from aetherflow.execution.runner import resume_run_async
 from aetherflow.metrics.records import CostBreakdown, RunRecord, Usage
 from aetherflow.providers.base import ChatRequest, ProviderSettings
@@ -172,7 +172,7 @@ async def test_journal_and_run_json_agree(tmp_path: Path) -> None:
     assert kinds.count("attempt") == 3 and kinds.count("step") == 3
     on_disk = RunRecord.model_validate_json((run_dir / "run.json").read_text())
     assert on_disk == rec
-    assert (run_dir / "prompts" / "a.json").is_file()
+    assert step_prompts(run_dir / "journal.jsonl")["a"][0]["role"] == "system"
 
 
 async def test_resume_never_asks_again_for_a_finished_step(tmp_path: Path) -> None:

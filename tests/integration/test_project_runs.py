@@ -6,6 +6,7 @@ writes the changes back with a diff; bad input fails the step (or the run) in on
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from aetherflow.emulator.profile import (
 )
 from aetherflow.errors import ConfigError
 from aetherflow.execution import RunOptions, run_plan_async
+from aetherflow.execution.journal import step_prompts
 from aetherflow.execution.project import MANIFEST_FILE, run_changes
 from aetherflow.metrics.records import RunRecord
 
@@ -104,11 +106,12 @@ def test_a_project_run_checks_the_changed_project_and_leaves_it_alone(tmp_path: 
     assert [s.status for s in record.steps] == ["passed", "passed"], [
         (s.step_id, s.reason, s.validation) for s in record.steps]
     assert _snapshot(project) == before  # never modified without --apply
-    prompt = (tmp_path / "run" / "prompts" / "refactor_order_total.json").read_text()
+    prompts = {k: json.dumps(v) for k, v in
+               step_prompts(tmp_path / "run" / "journal.jsonl").items()}
+    prompt = prompts["refactor_order_total"]
     assert "Current content of `inventory/pricing.py`" in prompt
     assert "customer_type ==" in prompt  # the file as it is, given to the model
-    assert "AETHERFLOW: new methods here" in (
-        tmp_path / "run" / "prompts" / "add_low_stock.json").read_text()
+    assert "AETHERFLOW: new methods here" in prompts["add_low_stock"]
     seen += [v.check for s in record.steps for v in s.validation if v.method == "executed"]
     assert "command" in seen
     store = (tmp_path / "run" / "workspace" / "inventory" / "store.py").read_text()

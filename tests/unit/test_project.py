@@ -593,6 +593,7 @@ def test_exports_are_pinned() -> None:
         "BASE_DIR", "DELETED_FILE", "LINK_MIN_BYTES", "LINK_MIN_FILES", "MANIFEST_FILE",
         "ApplyResult", "DiffStat", "FileStamp", "FileView", "PendingSnapshot", "Project",
         "ProjectListing",
-        "ProjectManifest", "ReadySnapshot", "RunChanges", "Snapshot", "apply_to_project", "choose_link", "diff_stat",
+        "ProjectManifest", "ReadySnapshot", "RunChanges", "Snapshot", "apply_to_project",
+        "choose_link", "diff_stat",
         "materialize_view", "prepare_project_run", "project_changes", "record_deleted",
         "run_changes", "unified_diff"]

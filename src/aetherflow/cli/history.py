@@ -342,14 +342,30 @@ def _step_prompt(step: StepRecord, run_dir: Path | None) -> str:
         return prompt_text(recorded.model_dump() if hasattr(recorded, "model_dump")
                            else recorded)
     if run_dir is not None:
-        file = run_dir / "prompts" / f"{step.step_id}.json"
+        file = run_dir / "prompts" / f"{step.step_id}.json"  # runs written before 2026-12
         try:
             return prompt_text(json.loads(file.read_text(encoding="utf-8")))
         except FileNotFoundError:
             pass
         except (OSError, ValueError) as exc:
             return f"_(prompt file {file} unreadable: {exc})_"
+        messages = _journal_prompts(run_dir).get(step.step_id)
+        if messages:
+            return prompt_text({"step_id": step.step_id, "messages": messages})
     return "_(prompt not recorded for this run)_"
+
+
+def _journal_prompts(run_dir: Path) -> dict[str, list[dict[str, str]]]:
+    """Each step's first request, from the run's journal (read once per run directory)."""
+    key = str(run_dir)
+    if key not in _PROMPTS:
+        from aetherflow.execution.journal import JOURNAL_FILE, step_prompts
+
+        _PROMPTS[key] = step_prompts(run_dir / JOURNAL_FILE)
+    return _PROMPTS[key]
+
+
+_PROMPTS: dict[str, dict[str, list[dict[str, str]]]] = {}
 
 
 def _step_output(step: StepRecord, run_dir: Path | None) -> str:

@@ -224,9 +224,9 @@ class PlanExecutor:
         self._last_snapshot = 0.0
         self._snapshot_cost = 0.0
         self._session = SessionRecord(session=session, started_at="", pid=os.getpid())
-        #: This session's prompts and final answers, written as files when it ends: a run
-        #: creates no file per step while it runs (the journal holds them durably).
-        self._prompts: dict[str, list[dict[str, str]]] = {}
+        #: This session's final answers, written as step_outputs/ when it ends: a run
+        #: creates no file per step while it runs (the journal holds them, and the
+        #: prompts, durably).
         self._answers: dict[str, str] = {}
 
     # --- the run -------------------------------------------------------------------------
@@ -350,8 +350,6 @@ class PlanExecutor:
         if rec.output_file and not (self.run_dir.path / rec.output_file).exists():
             # the earlier session died before writing its files: write them from the journal
             self._answers[step_id] = entry.output
-            if entry.prompt:
-                self._prompts[step_id] = entry.prompt
         self.observer.on_step_end(rec)
 
     def _store(self, rec: StepRecord, files: Mapping[str, str | None] | None = None,
@@ -396,7 +394,6 @@ class PlanExecutor:
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         self._journal({"e": "prompt", "session": self.session, "step": step.id,
                        "messages": messages})
-        self._prompts[step.id] = messages
         chain = list(self.providers(step))
         try:
             await self._generate(state, chain, request, deadline)
@@ -802,7 +799,7 @@ class PlanExecutor:
             # After the journal is synced and closed: files created while its fsyncs run
             # wait for them (ext4 orders file data with the metadata it commits).
             self.run_dir.close_journal()
-            self.run_dir.write_step_files(self._prompts, self._answers)
+            self.run_dir.write_step_outputs(self._answers)
 
 
 class _NoSandbox:

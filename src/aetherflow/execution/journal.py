@@ -43,6 +43,7 @@ __all__ = [
     "StepEntry",
     "read_journal",
     "rebuild_record",
+    "step_prompts",
 ]
 
 JOURNAL_FILE = "journal.jsonl"
@@ -234,3 +235,9 @@ def rebuild_record(state: JournalState, step_order: list[str] | None = None) -> 
     record.sessions = [s.model_copy() for s in state.sessions]
     record.warnings = list(dict.fromkeys([*record.warnings, *state.warnings]))
     return record
+
+
+def step_prompts(path: Path) -> dict[str, list[dict[str, str]]]:
+    """Each step's first request (its messages), from the journal at ``path``."""
+    return {ev["step"]: list(ev.get("messages", []))
+            for ev in read_journal(path) if ev["e"] == "prompt"}

@@ -5,8 +5,8 @@
   journal.jsonl      append-only events: the crash-safe source of truth (execution/journal.py)
   run.json           the run record, rebuilt from the journal at the end and at an interval
   run.lock           held (flock) by the process running the run: free lock + "running" = crashed
-  step_outputs/      <step_id>.md: each step's final answer      } written when a session
-  prompts/           <step_id>.json: its first request's messages } ends (also in the journal)
+  step_outputs/      <step_id>.md: each step's final answer (written when a session ends; the
+                     journal holds it, and each step's prompt, from the moment it exists)
   workspace/         the files the steps wrote, in the order they finished
 ```
 """
@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from aetherflow.errors import OutputError, RunDirectoryError
 from aetherflow.execution.journal import JOURNAL_FILE, JournalWriter
@@ -48,7 +46,6 @@ class RunDirectory:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.outputs = path / "step_outputs"
-        self.prompts = path / "prompts"
         self.workspace = path / "workspace"
         self.run_json = path / "run.json"
         self.journal_path = path / JOURNAL_FILE
@@ -69,7 +66,7 @@ class RunDirectory:
     def create(self) -> None:
         """Create the directory tree (the run directory may already exist)."""
         try:
-            for d in (self.outputs, self.prompts, self.workspace):
+            for d in (self.outputs, self.workspace):
                 d.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create the run directory {self.path}: "
@@ -120,16 +117,8 @@ class RunDirectory:
         self._write(path, text)
         return path
 
-    def write_prompt(self, step_id: str, messages: list[dict[str, Any]]) -> None:
-        """Keep the messages of a step's first request (``prompts/<step_id>.json``)."""
-        self._write(self.prompts / f"{step_id}.json",
-                    json.dumps({"step_id": step_id, "messages": messages}, indent=1))
-
-    def write_step_files(self, prompts: Mapping[str, list[dict[str, str]]],
-                         answers: Mapping[str, str]) -> None:
-        """Write ``prompts/<step>.json`` and ``step_outputs/<step>.md`` (end of a session)."""
-        for step_id, messages in prompts.items():
-            self.write_prompt(step_id, messages)
+    def write_step_outputs(self, answers: Mapping[str, str]) -> None:
+        """Write ``step_outputs/<step>.md`` for every answer (end of a session)."""
         for step_id, text in answers.items():
             self.write_step_output(step_id, text)
 
