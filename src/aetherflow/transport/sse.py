@@ -22,7 +22,8 @@ import aiohttp
 
 from aetherflow.errors import ProviderStreamError
 
-__all__ = ["SSEDecoder", "SSEEvent", "iter_sse", "parse_sse_bytes", "parse_sse_lines"]
+__all__ = ["SSEDecoder", "SSEEvent", "iter_sse", "iter_sse_batches", "parse_sse_bytes",
+           "parse_sse_lines"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,25 @@ def parse_sse_lines(lines: list[str]) -> list[SSEEvent]:
     """Decode a list of SSE lines (without newlines) into events. For tests and replays."""
     dec = _LineDecoder()
     return [ev for line in [*lines, ""] if (ev := dec.feed_line(line))]
+
+
+async def iter_sse_batches(resp: aiohttp.ClientResponse) -> AsyncIterator[list[SSEEvent]]:
+    """The events of each network read of a streaming response, as one list (the last batch
+    holds a trailing unterminated event flushed at EOF). A connection reset raises
+    ``ProviderStreamError('reset')``."""
+    dec = SSEDecoder()
+    try:
+        async for chunk in resp.content.iter_any():
+            events = dec.feed(chunk)
+            if events:
+                yield events
+    except aiohttp.ClientPayloadError as exc:
+        raise ProviderStreamError(f"connection reset mid-stream: {exc}", kind="reset") from exc
+    except (aiohttp.ClientOSError, ConnectionResetError) as exc:
+        raise ProviderStreamError(f"connection reset mid-stream: {exc}", kind="reset") from exc
+    tail = dec.close()
+    if tail:
+        yield tail
 
 
 async def iter_sse(resp: aiohttp.ClientResponse) -> AsyncIterator[SSEEvent]:
