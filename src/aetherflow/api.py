@@ -34,7 +34,6 @@ from aetherflow.bench.compare import (
     evaluate_rules,
     parse_fail_if,
 )
-from aetherflow.bench.model import BenchmarkData
 from aetherflow.bench.runner import BenchObserver, BenchSpec, load_bench_spec, run_bench_async
 from aetherflow.bench.sources import resolve_benches
 from aetherflow.errors import ConfigError
@@ -42,8 +41,9 @@ from aetherflow.execution.observer import RunObserver
 from aetherflow.execution.rundir import default_run_dir
 from aetherflow.execution.runner import RunOptions, resume_run_async
 from aetherflow.execution.runner import run_plan_async as _run_plan_async
-from aetherflow.metrics.records import RunRecord
 from aetherflow.plan.loader import load_plan
+from aetherflow.results.bench import BenchmarkData
+from aetherflow.results.run import RunRecord
 from aetherflow.store.history import HistoryStore
 
 __all__ = [

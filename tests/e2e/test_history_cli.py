@@ -23,7 +23,7 @@ from aetherflow.cli.history import (
     prompt_text,
 )
 from aetherflow.emulator import run_emulator_in_subprocess
-from aetherflow.metrics.records import (
+from aetherflow.results.run import (
     AttemptRecord,
     CostBreakdown,
     Environment,

@@ -21,7 +21,7 @@ import pytest
 from aetherflow.emulator import run_emulator_in_subprocess
 from aetherflow.execution.journal import load_state, read_journal
 from aetherflow.execution.rundir import run_is_live
-from aetherflow.metrics.records import RunRecord
+from aetherflow.results.run import RunRecord
 
 KILLS = 20
 STEPS = 10

@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import ClassVar
 
-from aetherflow.metrics.records import ServerTiming, TokenCount, Usage
 from aetherflow.metrics.timeline import RequestTimeline, now_ns
 from aetherflow.providers.base import (
     ChatRequest,
@@ -26,6 +25,7 @@ from aetherflow.providers.base import (
     no_server_timing,
     register_provider,
 )
+from aetherflow.results.run import ServerTiming, TokenCount, Usage
 
 __all__ = ["NAME", "ScriptedProvider", "install"]
 

@@ -17,7 +17,7 @@ from aetherflow.emulator.profile import (
     ReplyRule,
 )
 from aetherflow.execution import RunOptions, run_plan_async
-from aetherflow.metrics.records import RunRecord
+from aetherflow.results.run import RunRecord
 
 
 def _block(name: str, code: str) -> str:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from aetherflow.execution import RunOptions, run_plan_async
-from aetherflow.metrics.records import CostBreakdown, RunRecord, Usage
 from aetherflow.providers.base import ProviderSettings, register_provider
 from aetherflow.providers.local import LocalServer
 from aetherflow.providers.openai_compat import OpenAICompatibleProvider
+from aetherflow.results.run import CostBreakdown, RunRecord, Usage
 
 pytestmark = pytest.mark.local_model
 

@@ -15,8 +15,8 @@ from scripted_provider import NAME, install
 from aetherflow.execution import RunOptions, run_plan_async
 from aetherflow.execution.journal import load_state, read_journal, step_prompts
 from aetherflow.execution.runner import resume_run_async
-from aetherflow.metrics.records import CostBreakdown, RunRecord, Usage
 from aetherflow.providers.base import ChatRequest, ProviderSettings
+from aetherflow.results.run import CostBreakdown, RunRecord, Usage
 
 RIGHT = "```python\n# file: calc.py\ndef add(a, b):\n    return a + b\n```\n"
 WRONG = "```python\n# file: calc.py\ndef add(a, b):\n    return a - b\n```\n"

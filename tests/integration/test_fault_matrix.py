@@ -12,8 +12,8 @@ import pytest
 from aetherflow.config import emulated_provider_settings
 from aetherflow.emulator import EmulatorProfile, EmulatorServer, FaultRule
 from aetherflow.execution import RunOptions, run_plan_async
-from aetherflow.metrics.records import CostBreakdown, Usage
 from aetherflow.providers.base import ProviderSettings
+from aetherflow.results.run import CostBreakdown, Usage
 
 FORMATS = ("openai-compatible", "openai", "deepseek", "groq", "mistral", "anthropic", "gemini")
 EXPECTED_KIND = {

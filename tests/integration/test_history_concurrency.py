@@ -28,7 +28,7 @@ SOLO = 60  # per worker: runs with globally unique ids, outside any bench
 WORKER = r"""
 import json, sys, time
 from pathlib import Path
-from aetherflow.metrics.records import Environment, RunConfig, RunRecord, StepRecord
+from aetherflow.results.run import Environment, RunConfig, RunRecord, StepRecord
 from aetherflow.store import BusyPolicy, HistoryStore
 
 db, worker, start_at = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])

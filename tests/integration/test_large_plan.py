@@ -11,7 +11,7 @@ from aetherflow.emulator import EmulatorServer
 from aetherflow.emulator.profile import EmulatorProfile, LatencyModelConfig, ProviderProfile
 from aetherflow.execution import RunOptions, run_plan_async
 from aetherflow.execution.journal import load_state, read_journal, step_prompts
-from aetherflow.metrics.records import RunRecord
+from aetherflow.results.run import RunRecord
 
 STEPS = 2000
 

@@ -17,9 +17,9 @@ from aetherflow.config import emulated_provider_settings
 from aetherflow.emulator import run_emulator_in_subprocess
 from aetherflow.execution.attempt import AttemptOutcome, run_attempt
 from aetherflow.execution.observer import NullObserver
-from aetherflow.metrics.records import CostBreakdown, Usage
 from aetherflow.metrics.timeline import now_ns
 from aetherflow.providers.base import ChatMessage, ChatRequest, Provider, create_provider
+from aetherflow.results.run import CostBreakdown, Usage
 
 FORMATS = ("openai", "anthropic", "gemini", "deepseek")
 PER_FORMAT = 60  # 240 requests in all

@@ -24,7 +24,7 @@ from aetherflow.errors import ConfigError
 from aetherflow.execution import RunOptions, run_plan_async
 from aetherflow.execution.journal import step_prompts
 from aetherflow.execution.project import MANIFEST_FILE, run_changes
-from aetherflow.metrics.records import RunRecord
+from aetherflow.results.run import RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = ROOT / "examples" / "plans" / "refactor_project.json"

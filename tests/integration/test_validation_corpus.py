@@ -19,7 +19,7 @@ from aetherflow.emulator.profile import (
     ReplyRule,
 )
 from aetherflow.execution import RunOptions, run_plan_async
-from aetherflow.metrics.records import RunRecord, StepRecord
+from aetherflow.results.run import RunRecord, StepRecord
 
 MAX_TOKENS = 1000
 

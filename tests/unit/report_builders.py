@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import re
 
-from aetherflow.bench.model import (
+from aetherflow.bench.runner import build_benchmark_data
+from aetherflow.metrics.stats import Distribution, summarize
+from aetherflow.report.page import PLOTLY_BUNDLE_VERSION
+from aetherflow.results.bench import (
     BenchmarkData,
     BenchMeta,
     BenchRun,
@@ -21,8 +24,7 @@ from aetherflow.bench.model import (
     MachineLoad,
     Throughput,
 )
-from aetherflow.bench.runner import build_benchmark_data
-from aetherflow.metrics.records import (
+from aetherflow.results.run import (
     AttemptRecord,
     CodeQuality,
     CostBreakdown,
@@ -37,8 +39,6 @@ from aetherflow.metrics.records import (
     Usage,
     Verdict,
 )
-from aetherflow.metrics.stats import Distribution, summarize
-from aetherflow.report.page import PLOTLY_BUNDLE_VERSION
 
 #: The size a report must stay under to be mailed (1.5 MB).
 MAX_PAGE_BYTES = 1_500_000

@@ -23,7 +23,6 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from aetherflow.bench.model import BenchmarkData, BenchMeta
 from aetherflow.bench.runner import BENCH_SPEC_FILE, BenchSpec, build_benchmark_data
 from aetherflow.bench.suite import (
     SUITE_SPEC_FILE,
@@ -48,7 +47,9 @@ from aetherflow.cli.options import (
 from aetherflow.cli.tables import fmt_signed
 from aetherflow.errors import ConfigError
 from aetherflow.execution.runner import SLO_METRICS, RunOptions
-from aetherflow.metrics.records import (
+from aetherflow.plan.models import Plan, Step
+from aetherflow.results.bench import BenchmarkData, BenchMeta
+from aetherflow.results.run import (
     AttemptRecord,
     Environment,
     RunConfig,
@@ -59,7 +60,6 @@ from aetherflow.metrics.records import (
     TokenCount,
     Usage,
 )
-from aetherflow.plan.models import Plan, Step
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plans"
 

@@ -19,11 +19,11 @@ from aetherflow.bench.compare import (
     evaluate_rules,
     parse_fail_if,
 )
-from aetherflow.bench.model import BenchmarkData, BenchMeta, BenchRun
 from aetherflow.bench.runner import build_benchmark_data, write_benchmark_data
 from aetherflow.cli import compare as compare_cli
 from aetherflow.errors import ConfigError
-from aetherflow.metrics.records import (
+from aetherflow.results.bench import BenchmarkData, BenchMeta, BenchRun
+from aetherflow.results.run import (
     AttemptRecord,
     CostBreakdown,
     Environment,

@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from aetherflow.bench.compare import compare_benches, evaluate_rules, parse_fail_if
 from aetherflow.bench.focused import run_focused
-from aetherflow.bench.model import BenchmarkData
 from aetherflow.bench.runner import BenchSpec, write_benchmark_data
 from aetherflow.bench.suite import SuiteEntry, Variant
 from aetherflow.cli import compare as compare_cli
@@ -25,6 +24,7 @@ from aetherflow.report.comparison_html import (
     render_comparison_html,
     render_suite_html,
 )
+from aetherflow.results.bench import BenchmarkData
 
 
 def _bench(ttfts: list[float], *, cost: float | None = 0.01, failed: int = 0,

@@ -8,13 +8,13 @@ import pytest
 from test_report_model import make_data, make_run, make_step
 
 from aetherflow.bench.compare import compare_benches
-from aetherflow.bench.model import BenchmarkData
 from aetherflow.bench.pairs import Pair, Side, bench_pair, headline_rows, headline_table
 from aetherflow.bench.prompt_cache import run_prompt_cache
 from aetherflow.bench.runner import BenchSpec
 from aetherflow.emulator.profile import cloud_profile
 from aetherflow.errors import ConfigError
 from aetherflow.providers.local import parse_prefix_reuse
+from aetherflow.results.bench import BenchmarkData
 
 
 def _cached_bench(reads: list[int], total: int = 1000) -> BenchmarkData:

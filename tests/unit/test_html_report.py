@@ -22,7 +22,6 @@ from report_builders import (
 )
 from test_report_model import make_data, make_run, make_step
 
-from aetherflow.bench.model import BenchmarkData, LatencyTable
 from aetherflow.report import render_html, render_markdown, write_bench_reports
 from aetherflow.report.charts import chart_figures
 from aetherflow.report.figures import bench_figures
@@ -37,6 +36,7 @@ from aetherflow.report.sections import (
     bench_sections,
 )
 from aetherflow.report.series import BOX_LEGEND, PHASE_LABEL, cost_view, timeline_lanes
+from aetherflow.results.bench import BenchmarkData, LatencyTable
 
 
 @pytest.fixture(scope="module")

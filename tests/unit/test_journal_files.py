@@ -13,7 +13,7 @@ from aetherflow.errors import ProviderError, ProviderHTTPError
 from aetherflow.execution.executor import ExecutionSettings, backoff_delay, classify_verdicts
 from aetherflow.execution.files import StepFiles
 from aetherflow.execution.journal import JournalWriter, load_state, read_journal, rebuild_record
-from aetherflow.metrics.records import Verdict
+from aetherflow.results.run import Verdict
 
 
 def _verdict(status: str, method: str = "executed", check: str = "pytest") -> Verdict:

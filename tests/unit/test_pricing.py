@@ -16,7 +16,6 @@ import genai_prices
 import pytest
 
 from aetherflow.errors import ConfigError
-from aetherflow.metrics.records import TokenCount, Usage
 from aetherflow.providers.pricing import (
     LOCAL_PRICE_SOURCE,
     UNKNOWN_PRICE_DATE,
@@ -29,6 +28,7 @@ from aetherflow.providers.usage import (
     normalise_mistral_usage,
     normalise_openai_usage,
 )
+from aetherflow.results.run import TokenCount, Usage
 
 OVERRIDES_TOML = """
 date = "2025-06-01"

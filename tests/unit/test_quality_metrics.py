@@ -10,7 +10,7 @@ from test_report_model import make_attempt, make_run, make_step
 from aetherflow.bench.aggregate import _pass_at_k, compute_aggregates, latency_table, pass_at_k
 from aetherflow.bench.runner import machine_load
 from aetherflow.metrics.environment import LoadSample
-from aetherflow.metrics.records import CodeQuality, ServerTiming
+from aetherflow.results.run import CodeQuality, ServerTiming
 from aetherflow.validation.quality import radon_figures
 
 

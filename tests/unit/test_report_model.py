@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from aetherflow.bench.aggregate import QUALITY_UNCHECKED_REASON, compute_aggregates
-from aetherflow.bench.model import BenchmarkData, BenchMeta, BenchRun
 from aetherflow.bench.runner import build_benchmark_data, load_benchmark_data, write_benchmark_data
-from aetherflow.metrics.records import (
+from aetherflow.report import render_markdown, write_bench_reports
+from aetherflow.report.analysis import analyse
+from aetherflow.results.bench import BenchmarkData, BenchMeta, BenchRun
+from aetherflow.results.run import (
     AttemptRecord,
     CostBreakdown,
     Environment,
@@ -22,8 +24,6 @@ from aetherflow.metrics.records import (
     Usage,
     Verdict,
 )
-from aetherflow.report import render_markdown, write_bench_reports
-from aetherflow.report.analysis import analyse
 
 ENV = Environment(hostname="h", platform="p", machine="m", cpu_count=2, python="3.11",
                   aetherflow_version="0")

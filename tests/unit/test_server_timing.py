@@ -6,11 +6,11 @@ import pytest
 from test_report_model import make_attempt, make_data, make_run, make_step
 
 from aetherflow.bench.aggregate import latency_table
-from aetherflow.bench.model import LatencyTable
-from aetherflow.metrics.records import AttemptRecord, ServerTiming, TimingMetrics
 from aetherflow.providers.local import parse_server_timing
 from aetherflow.report import render_markdown
 from aetherflow.report.analysis import analyse
+from aetherflow.results.bench import LatencyTable
+from aetherflow.results.run import AttemptRecord, ServerTiming, TimingMetrics
 
 # Recorded from llama-cpp-python 0.3.16's server on this project's VM (verbose log).
 COLD = """INFO:     127.0.0.1:34826 - "POST /v1/chat/completions HTTP/1.1" 200 OK

@@ -14,7 +14,7 @@ import pytest
 
 from aetherflow.bench.sources import ensure_different_benches, resolve_bench, resolve_benches
 from aetherflow.errors import ConfigError
-from aetherflow.metrics.records import (
+from aetherflow.results.run import (
     AttemptRecord,
     CostBreakdown,
     Environment,

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aetherflow.metrics.records import RunRecord
+from aetherflow.results.run import RunRecord
 from aetherflow.store import MIGRATIONS, CorruptRecordError, HistoryStore, migrate
 from aetherflow.store.migrations import applied_migrations
 

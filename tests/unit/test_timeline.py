@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aetherflow.metrics.records import TimingMetrics
 from aetherflow.metrics.timeline import RequestTimeline
+from aetherflow.results.run import TimingMetrics
 
 MS = 1_000_000
 

@@ -9,7 +9,6 @@ from aetherflow.bench.compare import (
     evaluate_rules,
     parse_fail_if,
 )
-from aetherflow.bench.model import BENCH_SCHEMA_VERSION, BenchmarkData, BenchMeta, Thresholds
 from aetherflow.bench.overlay import VALID_KEYS, apply_overlay, parse_overlay
 from aetherflow.bench.runner import (
     BENCH_DATA_FILE,
@@ -21,6 +20,7 @@ from aetherflow.bench.runner import (
     write_benchmark_data,
 )
 from aetherflow.bench.sources import bench_from_runs, resolve_bench
+from aetherflow.results.bench import BENCH_SCHEMA_VERSION, BenchmarkData, BenchMeta, Thresholds
 
 __all__ = [
     "BENCH_DATA_FILE",

@@ -12,7 +12,8 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from aetherflow.bench.model import (
+from aetherflow.metrics.stats import rate, summarize
+from aetherflow.results.bench import (
     Aggregates,
     CacheSection,
     CheckKindStats,
@@ -28,14 +29,15 @@ from aetherflow.bench.model import (
     Throughput,
     TokenTotal,
 )
-from aetherflow.metrics.records import (
+from aetherflow.results.run import (
     PASS_RATE_STATUSES,
     AttemptRecord,
     RunRecord,
     StepRecord,
     TokenCount,
+    all_attempts,
+    all_steps,
 )
-from aetherflow.metrics.stats import rate, summarize
 
 __all__ = [
     "COMPUTE_GAP_SHARE",
@@ -55,16 +57,6 @@ QUALITY_UNCHECKED_REASON = (
     "no step had an executable check (free-text criteria only): nothing is known about "
     "whether the code works"
 )
-
-
-def all_steps(runs: Sequence[RunRecord]) -> list[StepRecord]:
-    """Every step of every run."""
-    return [s for r in runs for s in r.steps]
-
-
-def all_attempts(steps: Iterable[StepRecord]) -> list[AttemptRecord]:
-    """Every attempt of the given steps."""
-    return [a for s in steps for a in s.attempts]
 
 
 def _server_note(attempts: Sequence[AttemptRecord]) -> str:

@@ -16,7 +16,6 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from aetherflow.bench.compare import ComparisonData, compare_benches
-from aetherflow.bench.model import BenchmarkData
 from aetherflow.bench.runner import BenchSpec
 from aetherflow.emulator.process import EmulatorProcess, run_emulator_in_subprocess
 from aetherflow.emulator.profile import cloud_profile, load_profile
@@ -25,6 +24,7 @@ from aetherflow.metrics.stats import DiffEstimate
 from aetherflow.report.comparison import write_comparison
 from aetherflow.report.format import fmt_num, fmt_pct
 from aetherflow.report.markdown import md_table
+from aetherflow.results.bench import BenchmarkData
 
 __all__ = ["Executor", "HeadlineRow", "Pair", "Side", "bench_emulator", "bench_pair",
            "headline_rows", "headline_table"]

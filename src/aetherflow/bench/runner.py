@@ -23,13 +23,6 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from aetherflow.bench.aggregate import DEFAULT_SLOS, compute_aggregates
-from aetherflow.bench.model import (
-    BenchmarkData,
-    BenchMeta,
-    BenchRun,
-    MachineLoad,
-    Thresholds,
-)
 from aetherflow.bench.overlay import apply_overlay
 from aetherflow.errors import (
     ConfigError,
@@ -47,9 +40,16 @@ from aetherflow.execution.runner import (
     run_plan_async,
 )
 from aetherflow.metrics.environment import LoadSample, capture_environment, sample_load
-from aetherflow.metrics.records import RunRecord
 from aetherflow.plan.loader import load_plan
 from aetherflow.providers.local_server import shared_local_servers
+from aetherflow.results.bench import (
+    BenchmarkData,
+    BenchMeta,
+    BenchRun,
+    MachineLoad,
+    Thresholds,
+)
+from aetherflow.results.run import RunRecord
 from aetherflow.store.history import HistoryStore
 
 __all__ = [

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aetherflow.bench.model import BenchmarkData, BenchMeta, BenchRun
 from aetherflow.bench.runner import BENCH_DATA_FILE, build_benchmark_data, load_benchmark_data
 from aetherflow.errors import ConfigError
-from aetherflow.metrics.records import RunRecord
+from aetherflow.results.bench import BenchmarkData, BenchMeta, BenchRun
+from aetherflow.results.run import RunRecord
 from aetherflow.store.history import HistoryStore, validation_summary
 from aetherflow.store.models import ResolvedRef, SavedRun
 

@@ -22,7 +22,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aetherflow.bench.compare import compare_benches
-from aetherflow.bench.model import BenchmarkData
 from aetherflow.bench.overlay import parse_overlay
 from aetherflow.bench.runner import (
     BENCH_DATA_FILE,
@@ -41,6 +40,7 @@ from aetherflow.execution.runner import RunOptions
 from aetherflow.plan.loader import load_plan
 from aetherflow.report.format import fmt_num, fmt_pct, fmt_usd
 from aetherflow.report.markdown import md_table
+from aetherflow.results.bench import BenchmarkData
 
 __all__ = [
     "SUITE_HEADER",

@@ -31,10 +31,10 @@ from aetherflow.errors import ConfigError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from aetherflow.bench.model import BenchmarkData
     from aetherflow.bench.runner import BenchSpec
-    from aetherflow.metrics.records import RunRecord, StepRecord
     from aetherflow.plan.models import Plan
+    from aetherflow.results.bench import BenchmarkData
+    from aetherflow.results.run import RunRecord, StepRecord
 
 __all__ = ["BenchExecutor", "BenchProgress", "DefaultRunGroup", "bench_app", "bench_run",
            "bench_summary", "make_executor", "register", "reject_seed"]

@@ -17,7 +17,7 @@ from aetherflow.cli.help import Command
 from aetherflow.errors import ConfigError
 
 if TYPE_CHECKING:
-    from aetherflow.bench.compare import ComparisonData, FailIfMode
+    from aetherflow.results.comparison import ComparisonData, FailIfMode
 
 __all__ = ["FAIL_IF_MODES", "compare_command", "register", "render_comparison_table"]
 

@@ -21,8 +21,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from aetherflow.metrics.records import RunRecord, StepRecord
 from aetherflow.plan.models import Plan
+from aetherflow.results.run import RunRecord, StepRecord
 
 __all__ = ["LiveRunDisplay", "fit_first_column", "fmt_ms", "step_problem", "summary_footer",
            "summary_table"]

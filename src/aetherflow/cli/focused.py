@@ -126,7 +126,7 @@ def _run(console: Console, what: str, out: Path, work: Callable[[], Path]) -> Pa
 def _comparisons(out: Path) -> list[tuple[str, Any]]:
     """``(title, ComparisonData)`` of every pair under ``out`` (a directory per pair, or
     ``out`` itself for a single pair)."""
-    from aetherflow.bench.compare import ComparisonData
+    from aetherflow.results.comparison import ComparisonData
 
     found = []
     for file in sorted(out.glob("**/comparison_data.json")):

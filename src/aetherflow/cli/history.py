@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from aetherflow.metrics.records import RunRecord, StepRecord, Verdict
+    from aetherflow.results.run import RunRecord, StepRecord, Verdict
     from aetherflow.store.models import BenchSummary, RunSummary
 
 __all__ = [
@@ -58,7 +58,7 @@ history_app = new_app(
 
 _STATUS_STYLE = {"running": "cyan", "passed": "green", "unvalidated": "blue",
                  "failed": "red", "interrupted": "magenta", "crashed": "bold red"}
-#: ``metrics.records.RunStatus`` (a unit test keeps them equal: the records load late).
+#: ``results.run.RunStatus`` (a unit test keeps them equal: the records load late).
 RUN_STATUSES: tuple[str, ...] = ("running", "passed", "unvalidated", "failed", "interrupted",
                               "crashed")
 _GAP = 2  # spaces between two columns

@@ -17,8 +17,8 @@ from aetherflow.errors import ConfigError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from aetherflow.bench.compare import BenchRef
-    from aetherflow.bench.model import BenchmarkData
+    from aetherflow.results.bench import BenchmarkData
+    from aetherflow.results.comparison import BenchRef
 
 __all__ = ["register", "report_command"]
 
@@ -102,8 +102,8 @@ def report_command(
 def _comparison(console: Console, directory: Path, out: Path) -> list[Path]:
     """Re-render a comparison directory's views (with distribution charts when the
     benches of A and B are still where it says)."""
-    from aetherflow.bench.compare import ComparisonData
     from aetherflow.report.comparison import COMPARISON_HTML, write_comparison
+    from aetherflow.results.comparison import ComparisonData
 
     cmp = ComparisonData.model_validate_json(
         (directory / "comparison_data.json").read_text(encoding="utf-8"))

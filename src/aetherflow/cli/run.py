@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from aetherflow.execution.observer import RunObserver
-    from aetherflow.metrics.records import RunRecord
+    from aetherflow.results.run import RunRecord
     from aetherflow.store.history import HistoryStore
 
 __all__ = ["register", "run_command", "run_until_signal"]

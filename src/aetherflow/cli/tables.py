@@ -10,8 +10,8 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-from aetherflow.bench.compare import ComparisonData, MetricComparison
 from aetherflow.report.format import fmt_num, fmt_pct, fmt_usd
+from aetherflow.results.comparison import ComparisonData, MetricComparison
 
 __all__ = ["LEGEND", "TABLE_WIDTH", "comparison_table", "fmt_signed", "fmt_value"]
 

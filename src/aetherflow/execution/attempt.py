@@ -9,15 +9,6 @@ from dataclasses import dataclass
 
 from aetherflow.errors import ProviderError, ProviderStreamError, ProviderTimeoutError
 from aetherflow.execution.observer import RunObserver
-from aetherflow.metrics.records import (
-    AttemptKind,
-    AttemptRecord,
-    CostBreakdown,
-    ServerTiming,
-    TimingMetrics,
-    TokenCount,
-    Usage,
-)
 from aetherflow.metrics.timeline import RequestTimeline, now_ns
 from aetherflow.providers.base import (
     ChatRequest,
@@ -26,6 +17,15 @@ from aetherflow.providers.base import (
     Provider,
     TextDelta,
     UsageReport,
+)
+from aetherflow.results.run import (
+    AttemptKind,
+    AttemptRecord,
+    CostBreakdown,
+    ServerTiming,
+    TimingMetrics,
+    TokenCount,
+    Usage,
 )
 
 __all__ = ["TRUNCATION_REASONS", "AttemptOutcome", "Pricer", "TextSink", "fill_missing_usage",

@@ -55,7 +55,11 @@ from aetherflow.execution.prompt import (
 )
 from aetherflow.execution.rundir import RunDirectory
 from aetherflow.execution.workspace import assign_step_files, safe_workspace_path, write_files
-from aetherflow.metrics.records import (
+from aetherflow.metrics.timeline import now_ns
+from aetherflow.plan.dag import critical_path
+from aetherflow.plan.models import Plan, Step
+from aetherflow.providers.base import ChatRequest, Provider
+from aetherflow.results.run import (
     FirstTry,
     PromptCacheMode,
     RunRecord,
@@ -64,10 +68,6 @@ from aetherflow.metrics.records import (
     Verdict,
     run_status_from_steps,
 )
-from aetherflow.metrics.timeline import now_ns
-from aetherflow.plan.dag import critical_path
-from aetherflow.plan.models import Plan, Step
-from aetherflow.providers.base import ChatRequest, Provider
 from aetherflow.validation.checks import CheckContext, run_check
 from aetherflow.validation.judge import build_judge_request, parse_judge_reply
 from aetherflow.validation.quality import code_quality

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from aetherflow.metrics.records import FileCollision
+from aetherflow.results.run import FileCollision
 
 __all__ = ["StepFiles"]
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from aetherflow.errors import RunDirectoryError
-from aetherflow.metrics.records import AttemptRecord, RunRecord, SessionRecord, StepRecord
+from aetherflow.results.run import AttemptRecord, RunRecord, SessionRecord, StepRecord
 
 __all__ = [
     "JOURNAL_FILE",

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from aetherflow.metrics.records import RunRecord, StepRecord
 from aetherflow.plan.models import Plan
+from aetherflow.results.run import RunRecord, StepRecord
 
 __all__ = ["NullObserver", "RunObserver"]
 

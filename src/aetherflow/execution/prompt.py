@@ -7,9 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from aetherflow.errors import PlanError
-from aetherflow.metrics.records import Verdict
 from aetherflow.plan.models import Plan, Step
 from aetherflow.providers.base import ChatMessage, ChatRequest
+from aetherflow.results.run import Verdict
 from aetherflow.validation.checks import criterion_label
 
 __all__ = ["CHECK_OUTPUT_LIMIT", "DEP_OUTPUT_LIMIT", "INPUT_FILE_LIMIT", "SYSTEM_PROMPT",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from aetherflow.errors import OutputError, RunDirectoryError
 from aetherflow.execution.journal import JOURNAL_FILE, JournalWriter
-from aetherflow.metrics.records import RunRecord
+from aetherflow.results.run import RunRecord
 from aetherflow.store.liveness import run_is_live
 
 __all__ = ["RunDirectory", "default_run_dir", "run_is_live"]

@@ -31,7 +31,6 @@ from aetherflow.execution.project import (
 from aetherflow.execution.prompt import check_input_files
 from aetherflow.execution.rundir import RunDirectory, default_run_dir, run_is_live
 from aetherflow.metrics.environment import capture_environment
-from aetherflow.metrics.records import ProjectApply, RunConfig, RunRecord
 from aetherflow.plan import plan_warnings
 from aetherflow.plan.loader import load_plan
 from aetherflow.plan.models import Plan, Step
@@ -41,6 +40,7 @@ from aetherflow.providers.base import (
     create_provider,
     load_plugin_file,
 )
+from aetherflow.results.run import ProjectApply, RunConfig, RunRecord
 from aetherflow.store.history import HistoryStore
 
 #: Metrics a ``--slo`` may bound (per attempt, except step_time_ms per step).

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from aetherflow.errors import RunDirectoryError
-from aetherflow.metrics.records import RefusedFile
+from aetherflow.results.run import RefusedFile
 
 __all__ = ["NAME_MAX_BYTES", "PATH_MAX_BYTES", "CodeBlock", "assign_step_files",
            "extract_code_blocks", "name_problem", "safe_workspace_path", "write_files",

@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from aetherflow import __version__
-from aetherflow.metrics.records import Environment
+from aetherflow.results.run import Environment
 
 __all__ = ["LoadSample", "capture_environment", "sample_load"]
 

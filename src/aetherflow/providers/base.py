@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from aetherflow.metrics.records import ServerTiming, Usage
 from aetherflow.metrics.timeline import RequestTimeline
 from aetherflow.providers.registry import (
     ProviderOrigin,
@@ -24,6 +23,7 @@ from aetherflow.providers.registry import (
     provider_origin,
     register_provider,
 )
+from aetherflow.results.run import ServerTiming, Usage
 
 __all__ = [
     "ChatMessage",

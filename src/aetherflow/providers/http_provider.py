@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aetherflow.errors import ConfigError
-from aetherflow.metrics.records import ServerTiming, Usage
 from aetherflow.metrics.timeline import RequestTimeline
 from aetherflow.providers.base import (
     ChatRequest,
@@ -22,6 +21,7 @@ from aetherflow.providers.base import (
     no_server_timing,
 )
 from aetherflow.providers.wire import StreamParser
+from aetherflow.results.run import ServerTiming, Usage
 from aetherflow.transport.http import TimedSession
 from aetherflow.transport.sse import iter_sse_batches
 

@@ -22,7 +22,7 @@ it); otherwise the count is unknown, with that reason. For an external server (n
 is unknown as well.
 
 The same log window gives the server's own account of the request's compute (see
-:class:`~aetherflow.metrics.records.ServerTiming`): llama.cpp prints
+:class:`~aetherflow.results.run.ServerTiming`): llama.cpp prints
 ``llama_perf_context_print: prompt eval time = X ms / N tokens`` (prefill of the N prompt
 tokens it did not reuse) and ``eval time = Y ms / M runs`` (M decode steps) before the
 stream's last chunk, so both are in the log when the stream ends.
@@ -42,7 +42,6 @@ from typing import Any
 
 import aiohttp
 
-from aetherflow.metrics.records import ServerTiming, TokenCount, Usage
 from aetherflow.metrics.timeline import RequestTimeline
 from aetherflow.providers.base import ChatRequest, ProviderSettings, StreamEvent
 from aetherflow.providers.local_server import (
@@ -57,6 +56,7 @@ from aetherflow.providers.local_server import (
     start_server,
 )
 from aetherflow.providers.openai_compat import OpenAICompatibleProvider
+from aetherflow.results.run import ServerTiming, TokenCount, Usage
 
 __all__ = ["DEFAULT_LOCAL_MODEL", "LocalProvider", "LocalServer", "LocalServerPool",
            "ServerUse", "default_model_path", "parse_prefix_reuse", "parse_server_timing",

@@ -38,7 +38,7 @@ from genai_prices.types import TieredPrices
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aetherflow.errors import ConfigError
-from aetherflow.metrics.records import CostBreakdown, Usage
+from aetherflow.results.run import CostBreakdown, Usage
 
 __all__ = [
     "GENAI_PRICES_PROVIDER_IDS",

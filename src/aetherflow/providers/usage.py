@@ -1,4 +1,4 @@
-"""Normalise each provider's usage fields into :class:`~aetherflow.metrics.records.Usage`.
+"""Normalise each provider's usage fields into :class:`~aetherflow.results.run.Usage`.
 
 Conventions (DESIGN.md, docs/providers.md):
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from aetherflow.metrics.records import TokenCount, Usage
+from aetherflow.results.run import TokenCount, Usage
 
 __all__ = [
     "USAGE_NORMALISERS",

@@ -1,7 +1,7 @@
 """The analysis questions, answered from the data by explicit rules and thresholds.
 
 Each answer is a short verdict plus the figures it rests on. The thresholds live in the
-report model (:class:`~aetherflow.bench.model.Thresholds`) so a re-render judges alike;
+report model (:class:`~aetherflow.results.bench.Thresholds`) so a re-render judges alike;
 docs/benchmarks.md lists them.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aetherflow.bench.model import BenchmarkData, GroupStats
 from aetherflow.report.format import fmt_num, fmt_pct, fmt_usd
+from aetherflow.results.bench import BenchmarkData, GroupStats
 
 __all__ = ["Answer", "analyse"]
 

@@ -24,7 +24,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from aetherflow.bench.model import BenchmarkData
 from aetherflow.report.sections import CHART_FILES
 from aetherflow.report.series import (
     BOX_LEGEND,
@@ -40,6 +39,7 @@ from aetherflow.report.series import (
     step_totals,
     timeline_lanes,
 )
+from aetherflow.results.bench import BenchmarkData
 
 __all__ = ["CHART_FILES", "chart_figures", "write_charts"]
 

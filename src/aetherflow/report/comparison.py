@@ -5,10 +5,10 @@ from __future__ import annotations
 from itertools import groupby
 from pathlib import Path
 
-from aetherflow.bench.compare import BenchRef, ComparisonData, MetricComparison
-from aetherflow.bench.model import BenchmarkData
 from aetherflow.report.format import fmt_pct
 from aetherflow.report.markdown import md_table
+from aetherflow.results.bench import BenchmarkData
+from aetherflow.results.comparison import BenchRef, ComparisonData, MetricComparison
 
 __all__ = [
     "COMPARISON_HTML",

@@ -33,8 +33,6 @@ from itertools import groupby
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from aetherflow.bench.compare import ComparisonData, MetricComparison
-from aetherflow.bench.model import BenchmarkData, GroupStats
 from aetherflow.bench.suite import (
     SUITE_HEADER,
     VARIANT_COMPARISON_HEADER,
@@ -53,6 +51,8 @@ from aetherflow.report.comparison import (
 from aetherflow.report.figures import PALETTE, box_legend, say_in_panel, status_figure
 from aetherflow.report.page import chart_html, html_table, note_figure, page_html
 from aetherflow.report.series import StatusCounts, latency_samples, status_counts
+from aetherflow.results.bench import BenchmarkData, GroupStats
+from aetherflow.results.comparison import ComparisonData, MetricComparison
 
 __all__ = ["render_comparison_html", "render_suite_html"]
 

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from aetherflow.bench.model import BenchmarkData, GroupStats
 from aetherflow.report.page import note_figure
 from aetherflow.report.series import (
     BOX_LEGEND,
@@ -31,6 +30,7 @@ from aetherflow.report.series import (
     step_totals,
     timeline_lanes,
 )
+from aetherflow.results.bench import BenchmarkData, GroupStats
 
 __all__ = ["PALETTE", "bench_figures", "box_legend", "say_in_panel", "status_figure"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aetherflow.bench.model import TokenTotal
 from aetherflow.metrics.stats import Distribution
+from aetherflow.results.bench import TokenTotal
 
 __all__ = ["DIST_COLUMNS", "dist_cells", "fmt_num", "fmt_pct", "fmt_tokens", "fmt_usd", "na"]
 

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from aetherflow.bench.model import BenchmarkData
 from aetherflow.report.figures import bench_figures
 from aetherflow.report.page import (
     PAGE_CSS,
@@ -34,6 +33,7 @@ from aetherflow.report.sections import (
     bench_sections,
     bench_title,
 )
+from aetherflow.results.bench import BenchmarkData
 
 __all__ = ["PAGE_CSS", "ChartSlots", "html_block", "html_sections", "html_table",
            "note_figure", "render_html"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aetherflow.bench.model import BenchmarkData
 from aetherflow.report.sections import (
     CHART_FILES,
     Block,
@@ -22,6 +21,7 @@ from aetherflow.report.sections import (
     bench_sections,
     bench_title,
 )
+from aetherflow.results.bench import BenchmarkData
 
 __all__ = ["md_block", "md_section", "md_table", "render_markdown"]
 

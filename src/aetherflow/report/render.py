@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aetherflow.bench.model import BenchmarkData
 from aetherflow.report.charts import write_charts
 from aetherflow.report.html import render_html
 from aetherflow.report.markdown import render_markdown
+from aetherflow.results.bench import BenchmarkData
 
 __all__ = ["HTML_REPORT", "MD_REPORT", "write_bench_reports"]
 

@@ -14,17 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from aetherflow.bench.model import (
-    BenchmarkData,
-    BenchMeta,
-    BenchRun,
-    Goodput,
-    GroupStats,
-    LatencyTable,
-    MachineLoad,
-    Throughput,
-)
-from aetherflow.metrics.records import RunRecord, StepRecord, Verdict
 from aetherflow.metrics.stats import Distribution
 from aetherflow.report.analysis import analyse
 from aetherflow.report.format import (
@@ -37,6 +26,17 @@ from aetherflow.report.format import (
     na,
 )
 from aetherflow.report.series import cost_view, step_totals
+from aetherflow.results.bench import (
+    BenchmarkData,
+    BenchMeta,
+    BenchRun,
+    Goodput,
+    GroupStats,
+    LatencyTable,
+    MachineLoad,
+    Throughput,
+)
+from aetherflow.results.run import RunRecord, StepRecord, Verdict
 
 __all__ = [
     "CHART_FILES",

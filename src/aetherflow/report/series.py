@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from aetherflow.bench.aggregate import all_attempts, all_steps
-from aetherflow.bench.model import BenchmarkData, GroupStats
-from aetherflow.metrics.records import RunRecord, StepRecord
 from aetherflow.report.format import na
+from aetherflow.results.bench import BenchmarkData, GroupStats
+from aetherflow.results.run import RunRecord, StepRecord, all_attempts, all_steps
 
 __all__ = [
     "BOX_LEGEND",

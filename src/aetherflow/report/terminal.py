@@ -6,7 +6,6 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from aetherflow.bench.model import BenchmarkData, LatencyTable
 from aetherflow.report.analysis import analyse
 from aetherflow.report.format import (
     DIST_COLUMNS,
@@ -17,6 +16,7 @@ from aetherflow.report.format import (
     fmt_usd,
     na,
 )
+from aetherflow.results.bench import BenchmarkData, LatencyTable
 
 __all__ = ["render_terminal"]
 

@@ -41,7 +41,7 @@ from aetherflow.errors import (
     HistoryError,
     RunNotFoundError,
 )
-from aetherflow.metrics.records import RunRecord
+from aetherflow.results.run import RunRecord
 from aetherflow.store.liveness import effective_status
 from aetherflow.store.migrations import migrate
 from aetherflow.store.models import BenchSummary, ResolvedRef, RunSummary, SavedRun

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aetherflow.metrics.records import RunRecord
+from aetherflow.results.run import RunRecord
 from aetherflow.store.liveness import effective_status
 from aetherflow.store.models import BenchSummary, RunSummary
 

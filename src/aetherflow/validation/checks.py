@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aetherflow.metrics.records import Verdict
+from aetherflow.results.run import Verdict
 from aetherflow.validation.sandbox import Sandbox, SandboxLimits, SandboxResult
 
 __all__ = [

@@ -19,8 +19,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from aetherflow.metrics.records import Verdict
 from aetherflow.providers.base import ChatMessage, ChatRequest
+from aetherflow.results.run import Verdict
 
 __all__ = ["JUDGE_MAX_ANSWER_CHARS", "build_judge_request", "parse_judge_reply"]
 

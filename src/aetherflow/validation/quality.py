@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from aetherflow.metrics.records import CodeQuality
+from aetherflow.results.run import CodeQuality
 from aetherflow.validation.checks import RUFF_ENV, materialize
 from aetherflow.validation.sandbox import Sandbox, SandboxLimits
 

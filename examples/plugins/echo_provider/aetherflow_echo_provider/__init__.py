@@ -14,7 +14,6 @@ import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from aetherflow.metrics.records import ServerTiming, TokenCount, Usage
 from aetherflow.metrics.timeline import RequestTimeline
 from aetherflow.providers.base import (
     ChatRequest,
@@ -26,6 +25,7 @@ from aetherflow.providers.base import (
     no_server_timing,
 )
 from aetherflow.providers.specs import ProviderSpec
+from aetherflow.results.run import ServerTiming, TokenCount, Usage
 
 if TYPE_CHECKING:
     from aetherflow.providers.registry import ProviderRegistry

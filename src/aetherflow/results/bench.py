@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aetherflow.metrics.records import Environment, RunRecord
 from aetherflow.metrics.stats import Distribution
+from aetherflow.results.run import Environment, RunRecord
 
 __all__ = [
     "BENCH_SCHEMA_VERSION",

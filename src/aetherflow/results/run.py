@@ -7,6 +7,7 @@ carries the reason in a sibling ``*_note`` / ``note`` field: it is never silentl
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -41,6 +42,8 @@ __all__ = [
     "Verdict",
     "VerdictMethod",
     "VerdictStatus",
+    "all_attempts",
+    "all_steps",
     "run_status_from_steps",
 ]
 
@@ -454,3 +457,13 @@ class RunRecord(_Model):
         # seconds only to be truncated.
         return (f"RunRecord(run_id={self.run_id!r}, status={self.status!r}, "
                 f"steps={len(self.steps)})")
+
+
+def all_steps(runs: Sequence[RunRecord]) -> list[StepRecord]:
+    """Every step of every run."""
+    return [s for r in runs for s in r.steps]
+
+
+def all_attempts(steps: Iterable[StepRecord]) -> list[AttemptRecord]:
+    """Every attempt of the given steps."""
+    return [a for s in steps for a in s.attempts]
