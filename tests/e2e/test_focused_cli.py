@@ -162,7 +162,8 @@ def test_prompt_cache_emulated_conventions(prompt_cache_dir: Path) -> None:
 def test_prompt_cache_report_files(prompt_cache_dir: Path) -> None:
     md = (prompt_cache_dir / "prompt_cache_report.md").read_text()
     assert "emulated:openai" in md and "cached_input_share" in md and "| local |" in md
-    data = json.loads((prompt_cache_dir / "prompt_cache_data.json").read_text())
+    data = json.loads((prompt_cache_dir / "focused_data.json").read_text())
+    assert data["kind"] == "focused" and data["benchmark"] == "prompt-cache"
     assert {p["title"] for p in data["pairs"]} == {"local", "emulated:openai",
                                                    "emulated:anthropic"}
     for sub in ("local", "emulated-openai"):

@@ -37,7 +37,7 @@ from report_builders import (
 )
 
 from aetherflow.bench.compare import compare_benches
-from aetherflow.bench.suite import SuiteEntry
+from aetherflow.bench.suite import SuiteEntry, suite_data
 from aetherflow.report import write_bench_reports
 from aetherflow.report.comparison import COMPARISON_HTML, write_comparison
 from aetherflow.report.comparison_html import render_suite_html
@@ -203,7 +203,7 @@ def test_suite_report_renders(tmp_path: Path) -> None:
                for (task, v), data in benches.items()]
     page = tmp_path / "suite" / "suite_report.html"
     page.parent.mkdir()
-    page.write_text(render_suite_html(entries), encoding="utf-8")
+    page.write_text(render_suite_html(suite_data(entries, Path("o"))), encoding="utf-8")
     assert_self_contained(page.read_text(encoding="utf-8"), 4)
     dom = _open(page, tmp_path, 4, height=5000)
     assert _section_ids(dom) == ["charts", "variants"]

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from aetherflow.bench.compare import compare_benches, evaluate_rules, parse_fail_if
 from aetherflow.bench.focused import run_focused
 from aetherflow.bench.runner import BenchSpec, write_benchmark_data
-from aetherflow.bench.suite import SuiteEntry, Variant
+from aetherflow.bench.suite import SuiteEntry, Variant, suite_data
 from aetherflow.cli import compare as compare_cli
 from aetherflow.cli import report as report_cli
 from aetherflow.cli import suite as suite_cli
@@ -24,6 +24,7 @@ from aetherflow.report.comparison_html import (
     render_comparison_html,
     render_suite_html,
 )
+from aetherflow.report.focused import write_focused_reports
 from aetherflow.results.bench import BenchmarkData
 
 
@@ -168,7 +169,7 @@ def _entries() -> list[SuiteEntry]:
 
 
 def test_suite_page_charts_and_table() -> None:
-    page = render_suite_html(_entries())
+    page = render_suite_html(suite_data(_entries(), Path("o")))
     _assert_self_contained(page, 4)
     for title in ("Step statuses per plan · variant", "Makespan mean (ms)",
                   "TTFT p50 (ms, all attempts)", "Cost total (USD)"):
@@ -184,7 +185,7 @@ def test_suite_page_charts_and_table() -> None:
 
 def test_suite_page_all_missing_is_annotated() -> None:
     entries = [e for e in _entries() if e.data.meta.task_id == "p2" and e.variant == "seq"]
-    page = render_suite_html(entries)
+    page = render_suite_html(suite_data(entries, Path("o")))
     _assert_self_contained(page, 4)
     assert _js("n/a: not measured in any bench") in page
 
@@ -204,7 +205,8 @@ def test_focused_bench_writes_the_html_with_both_benches(tmp_path: Path) -> None
         sequential = spec.overlay.get("concurrency") == "1"
         return _bench([100.0, 110.0], makespan=2000.0 if sequential else 900.0)
 
-    run_focused("parallel", Path("plan.json"), tmp_path, 2, {}, execute)
+    run = run_focused("parallel", Path("plan.json"), tmp_path, 2, {}, execute)
+    write_focused_reports(run.data, tmp_path, run.benches)
     page = (tmp_path / COMPARISON_HTML).read_text(encoding="utf-8")
     _assert_self_contained(page, 5)
     assert _js("Makespan per measured run, A vs B (ms; dotted: mean)") in page
@@ -237,8 +239,8 @@ def test_zero_on_both_sides_is_said_not_drawn_and_axes_start_at_zero() -> None:
 def test_suite_of_free_benches_says_no_charge() -> None:
     entries = [SuiteEntry(plan="fmt.json", variant=v, output=f"o/{v}", data=local_bench())
                for v in ("seq", "par")]
-    page = render_suite_html(entries)
+    page = render_suite_html(suite_data(entries, Path("o")))
     _assert_self_contained(page, 4)
     assert _js("local model: no charge in any bench") in page
-    mixed = render_suite_html([*_entries()[:2], *entries])
+    mixed = render_suite_html(suite_data([*_entries()[:2], *entries], Path("o")))
     assert _js("$0 (no charge)") in mixed  # a free bench next to priced ones: said on its bar

@@ -8,12 +8,13 @@ import pytest
 from test_report_model import make_data, make_run, make_step
 
 from aetherflow.bench.compare import compare_benches
-from aetherflow.bench.pairs import Pair, Side, bench_pair, headline_rows, headline_table
+from aetherflow.bench.pairs import Pair, Side, bench_pair, headline_rows
 from aetherflow.bench.prompt_cache import run_prompt_cache
 from aetherflow.bench.runner import BenchSpec
 from aetherflow.emulator.profile import cloud_profile
 from aetherflow.errors import ConfigError
 from aetherflow.providers.local import parse_prefix_reuse
+from aetherflow.report.focused import headline_table
 from aetherflow.results.bench import BenchmarkData
 
 
@@ -58,8 +59,7 @@ def test_bench_pair_runs_a_then_b_and_writes_the_comparison(tmp_path: Path) -> N
     pair = bench_pair("p", Path("plan.json"), tmp_path, 2, Side({"cache": "off"}),
                       Side({"cache": "on"}), execute, before_each=lambda: resets.append(1))
     assert [s.output.name for s in seen] == ["A", "B"] and len(resets) == 2
-    assert (tmp_path / "comparison_report.md").is_file()
-    assert (tmp_path / "comparison_report.html").is_file()
+    assert not (tmp_path / "comparison_report.md").exists()  # the report code writes it
     table = headline_table(headline_rows([pair], ["cached_tokens_mean", "nope"]))
     assert "| p | cached_tokens_mean | 0.00 | 450.00 | 450.00 |" in table
     assert "nope" not in table
@@ -104,12 +104,12 @@ def test_cloud_profile_models_documented_cache_floors() -> None:
 
 
 def test_prompt_cache_finding_says_na_never_zero_for_unmeasured_side() -> None:
-    from aetherflow.bench.prompt_cache import _finding
+    from aetherflow.report.focused import _cache_finding
 
     unmeasured = make_data([make_run(f"r{i}", [make_step("a", [100.0 + i])]) for i in (1, 2)])
     measured = _cached_bench([0, 900])
     pair = Pair(title="x", directory=Path("."), a=unmeasured, b=measured,
                 comparison=compare_benches(unmeasured, measured))
-    line = _finding(pair)
+    line = _cache_finding(pair.result(Path(".")))
     assert "cached share of input n/a defeated → 45% used" in line
     assert "0% defeated" not in line

@@ -11,19 +11,22 @@
   cost and time: what the review pass buys, and what it costs.
 
 Each variant is a full bench (``A/`` and ``B/`` sub-directories with every report);
-``comparison_report.md`` / ``comparison_data.json`` hold the differences with CIs and
-``focused_report.md`` the headline figures.
+:func:`run_focused` returns the result (:class:`~aetherflow.results.focused.FocusedData`:
+the comparison with CIs and the headline figures), which
+:func:`aetherflow.report.focused.write_focused_reports` writes as ``focused_data.json``,
+``comparison_report.*`` and ``focused_report.md``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
-from aetherflow.bench.pairs import Executor, Pair, Side, bench_pair, headline_rows, headline_table
+from aetherflow.bench.pairs import Executor, FocusedRun, Pair, Side, bench_pair, headline_rows
 from aetherflow.errors import ConfigError
 from aetherflow.execution.runner import RunOptions
-from aetherflow.report.format import fmt_num
+from aetherflow.results.focused import FocusedBenchmark, FocusedData, HeadlineRow
 
 __all__ = ["FOCUSED_KINDS", "focused_variants", "run_focused"]
 
@@ -53,21 +56,7 @@ def focused_variants(kind: str, overlay: Mapping[str, str]) -> tuple[dict[str, s
     raise ConfigError(f"unknown focused benchmark {kind!r} (known: {', '.join(FOCUSED_KINDS)})")
 
 
-def _headline(kind: str, pair: Pair) -> str:
-    a, b = pair.a, pair.b
-    lines = [f"# Focused benchmark: {kind}", "",
-             f"A = {a.meta.overlay}, B = {b.meta.overlay}; every metric in "
-             "comparison_report.md / .html.", ""]
-    if kind == "parallel":
-        ma = a.aggregates.plan_structure.makespan_ms.mean
-        mb = b.aggregates.plan_structure.makespan_ms.mean
-        speed = None if not ma or not mb else ma / mb
-        for name, d in (("A", a), ("B", b)):
-            ps = d.aggregates.plan_structure
-            lines.append(f"- {name}: makespan mean {fmt_num(ps.makespan_ms.mean)} ms, critical "
-                         f"path mean {fmt_num(ps.critical_path_ms.mean)} ms, parallel "
-                         f"efficiency mean {fmt_num(ps.parallel_efficiency.mean, 3)}")
-        lines += [f"- speedup (mean makespan A / B): {fmt_num(speed, 2)}", ""]
+def _headline(kind: str, pair: Pair) -> list[HeadlineRow]:
     metrics = _HEADLINE_METRICS[kind]
     rows = headline_rows([pair], metrics)
     if kind == "speculative":  # per task type: refactoring vs the rest is the question
@@ -75,13 +64,16 @@ def _headline(kind: str, pair: Pair) -> str:
         for scope in scopes:
             rows += [r.model_copy(update={"pair": scope})
                      for r in headline_rows([pair], metrics, scope=scope)]
-    lines.append(headline_table(rows))
-    return "\n".join(lines) + "\n"
+    return rows
 
 
-def run_focused(kind: str, plan: Path, out: Path, repeats: int, overlay: Mapping[str, str],
-                execute: Executor) -> Path:
-    """Bench both variants with ``execute``, compare them, write the reports."""
+def _overlay_text(overlay: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in overlay.items()) or "no overlay"
+
+
+def run_focused(kind: str, plan: Path, out: Path, repeats: int,
+                overlay: Mapping[str, str], execute: Executor) -> FocusedRun:
+    """Bench both variants with ``execute`` into ``out/A`` and ``out/B`` and compare them."""
     over_a, over_b = focused_variants(kind, overlay)
     provider = over_a.get("provider", "local")
     if kind == "speculative" and provider != "local":
@@ -89,6 +81,10 @@ def run_focused(kind: str, plan: Path, out: Path, repeats: int, overlay: Mapping
     options = RunOptions(provider=provider)
     pair = bench_pair(kind, plan, out, repeats, Side(over_a, options, f"{kind}-A"),
                       Side(over_b, options, f"{kind}-B"), execute)
-    report = out / "focused_report.md"
-    report.write_text(_headline(kind, pair), encoding="utf-8")
-    return report
+    data = FocusedData(
+        benchmark=cast(FocusedBenchmark, kind), plan=str(plan), title=f"Focused benchmark: {kind}",
+        intro=[f"A = {_overlay_text(pair.a.meta.overlay)}; B = "
+               f"{_overlay_text(pair.b.meta.overlay)}. Every metric is in "
+               "comparison_report.md / .html."],
+        pairs=[pair.result(out)], headline=_headline(kind, pair))
+    return FocusedRun.of(data, [pair])

@@ -1,9 +1,11 @@
 """Two benches of one plan that differ in one named thing, compared: the building block of
 the focused benchmarks (``bench parallel``, ``speculative``, ``prompt-cache``, ``slm-local``).
 
-Each side is a full bench (``<dir>/A`` and ``<dir>/B`` with every report file);
-``<dir>/comparison_report.*`` holds every metric's B − A difference with its 95 % CI.
-:func:`headline_table` picks the metrics a focused benchmark is about.
+Each side is a full bench (``<dir>/A`` and ``<dir>/B`` with every report file); the pair's
+comparison holds every metric's B − A difference with its 95 % CI, and :func:`headline_rows`
+picks the metrics a focused benchmark is about. A focused benchmark returns a
+:class:`FocusedRun`: its result (:class:`~aetherflow.results.focused.FocusedData`) and the
+benches of each pair, which :func:`aetherflow.report.focused.write_focused_reports` renders.
 """
 
 from __future__ import annotations
@@ -13,21 +15,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from aetherflow.bench.compare import ComparisonData, compare_benches
 from aetherflow.bench.runner import BenchSpec
 from aetherflow.emulator.process import EmulatorProcess, run_emulator_in_subprocess
 from aetherflow.emulator.profile import cloud_profile, load_profile
 from aetherflow.execution.runner import RunOptions
-from aetherflow.metrics.stats import DiffEstimate
-from aetherflow.report.comparison import write_comparison
-from aetherflow.report.format import fmt_num, fmt_pct
-from aetherflow.report.markdown import md_table
 from aetherflow.results.bench import BenchmarkData
+from aetherflow.results.focused import FocusedData, FocusedPair, HeadlineRow
 
-__all__ = ["Executor", "HeadlineRow", "Pair", "Side", "bench_emulator", "bench_pair",
-           "headline_rows", "headline_table"]
+__all__ = ["Executor", "FocusedRun", "Pair", "Side", "bench_emulator", "bench_pair",
+           "headline_rows"]
 
 #: Runs one bench and writes its reports (the CLI passes one with progress bars).
 Executor = Callable[[BenchSpec], BenchmarkData]
@@ -54,11 +51,39 @@ class Pair:
     b: BenchmarkData
     comparison: ComparisonData
 
+    def result(self, root: Path) -> FocusedPair:
+        """The pair as stored in ``focused_data.json`` (its directory relative to ``root``,
+        the focused benchmark's directory)."""
+        try:
+            directory = self.directory.relative_to(root).as_posix()
+        except ValueError:
+            directory = str(self.directory)
+        return FocusedPair(title=self.title, directory=directory,
+                           emulated=self.a.meta.emulated or self.b.meta.emulated,
+                           comparison=self.comparison,
+                           a_structure=self.a.aggregates.plan_structure,
+                           b_structure=self.b.aggregates.plan_structure)
+
+
+@dataclass(frozen=True)
+class FocusedRun:
+    """What a focused benchmark returns: its result and the benches of every pair (by the
+    pair's directory as stored in the result), for the comparison charts."""
+
+    data: FocusedData
+    benches: dict[str, tuple[BenchmarkData, BenchmarkData]]
+
+    @classmethod
+    def of(cls, data: FocusedData, pairs: Sequence[Pair]) -> FocusedRun:
+        """Bundle ``data`` with the benches of ``pairs`` (in the order of ``data.pairs``)."""
+        return cls(data, {stored.directory: (p.a, p.b)
+                          for stored, p in zip(data.pairs, pairs, strict=True)})
+
 
 def bench_pair(title: str, plan: Path, directory: Path, repeats: int, side_a: Side,
                side_b: Side, execute: Executor,
                before_each: Callable[[], None] | None = None) -> Pair:
-    """Bench A then B into ``directory/A`` and ``directory/B``, compare, write the reports.
+    """Bench A then B into ``directory/A`` and ``directory/B`` and compare them.
 
     ``before_each`` runs before each side (e.g. to reset an emulator's cache), so B does
     not start with state A left behind.
@@ -71,7 +96,6 @@ def bench_pair(title: str, plan: Path, directory: Path, repeats: int, side_a: Si
                                        options=side.options, overlay=side.overlay,
                                        label=side.label, fresh_server=side.fresh_server)))
     cmp = compare_benches(datas[0], datas[1], str(directory / "A"), str(directory / "B"))
-    write_comparison(cmp, directory, datas[0], datas[1])
     return Pair(title=title, directory=directory, a=datas[0], b=datas[1], comparison=cmp)
 
 
@@ -89,17 +113,6 @@ def bench_emulator(out: Path, profile: Path | None = None) -> Iterator[EmulatorP
         yield emu
 
 
-class HeadlineRow(BaseModel):
-    """One metric of one pair, as shown in a focused benchmark's headline table."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    pair: str
-    metric: str
-    description: str
-    estimate: DiffEstimate
-
-
 def headline_rows(pairs: Sequence[Pair], metrics: Sequence[str], scope: str = "global",
                   only_if_measured: Sequence[str] = ()) -> list[HeadlineRow]:
     """The chosen ``metrics`` of every pair (metrics not compared are skipped, and so are
@@ -115,33 +128,3 @@ def headline_rows(pairs: Sequence[Pair], metrics: Sequence[str], scope: str = "g
                 rows.append(HeadlineRow(pair=pair.title, metric=metric,
                                         description=row.description, estimate=row.estimate))
     return rows
-
-
-def _g(value: float | None, digits: int) -> str:
-    """``digits`` decimals, or 3 significant digits for tiny non-zero values (costs)."""
-    if value is not None and value != 0 and abs(value) < 10 ** (1 - digits):
-        return f"{value:.3g}"
-    return fmt_num(value, digits)
-
-
-def _relative(e: DiffEstimate) -> str:
-    """The relative change with its log-ratio interval, when there is one."""
-    text = fmt_pct(e.relative_difference)
-    if e.relative_ci_low is not None and e.relative_ci_high is not None:
-        text += f" [{fmt_pct(e.relative_ci_low)}, {fmt_pct(e.relative_ci_high)}]"
-    return text
-
-
-def headline_table(rows: Sequence[HeadlineRow], digits: int = 2) -> str:
-    """Markdown table: pair, metric, A, B, B − A, relative, 95 % CI, significant, n."""
-    body = []
-    for r in rows:
-        e = r.estimate
-        ci = ("n/a" + (f" ({e.note})" if e.note else "") if e.ci_low is None
-              or e.ci_high is None else f"[{_g(e.ci_low, digits)}, {_g(e.ci_high, digits)}]")
-        sig = {True: "yes", False: "no", None: "n/a"}[e.significant]
-        body.append([r.pair, r.metric, _g(e.a_value, digits), _g(e.b_value, digits),
-                     _g(e.difference, digits), _relative(e), ci, sig,
-                     f"{e.n_a}/{e.n_b}"])
-    return md_table(["pair", "metric", "A", "B", "B − A", "relative [95% CI]", "95% CI",
-                     "significant", "n A/B"], body)

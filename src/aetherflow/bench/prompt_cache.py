@@ -31,22 +31,22 @@ point); ``--set`` overrides both.
 
 from __future__ import annotations
 
-import json
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aetherflow.bench.pairs import (
     Executor,
+    FocusedRun,
     Pair,
     Side,
     bench_emulator,
     bench_pair,
     headline_rows,
-    headline_table,
 )
 from aetherflow.errors import ConfigError
 from aetherflow.execution.runner import RunOptions
+from aetherflow.results.focused import FocusedData
 
 __all__ = ["DEFAULT_EMULATED", "EMULATED_MODELS", "PROMPT_CACHE_DEFAULTS",
            "PROMPT_CACHE_METRICS", "run_prompt_cache"]
@@ -90,9 +90,9 @@ def run_prompt_cache(
     plan: Path, out: Path, repeats: int, overlay: Mapping[str, str], execute: Executor, *,
     providers: Sequence[str] = ("local",), emulated: Sequence[str] = DEFAULT_EMULATED,
     emulator_profile: Path | None = None,
-) -> Path:
-    """Run every side's defeated/used pair; write ``prompt_cache_report.md`` and
-    ``prompt_cache_data.json`` into ``out``; return the report's path."""
+) -> FocusedRun:
+    """Run every side's defeated/used pair (each under its own directory in ``out``) and
+    compare each; the report is ``prompt_cache_report.md``."""
     _check(overlay, providers, emulated)
     out.mkdir(parents=True, exist_ok=True)
     pairs: list[Pair] = []
@@ -108,56 +108,22 @@ def run_prompt_cache(
                 pairs.append(bench_pair(f"emulated:{name}", plan, out / f"emulated-{name}",
                                         repeats, a, b, execute,
                                         before_each=lambda: _reset_emulator(emu.url)))
-    return _write(out, pairs)
+    return _result(plan, out, pairs)
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.0f}%"
-
-
-def _finding(pair: Pair) -> str:
-    cmp = pair.comparison
-    share, ttft, cost = (cmp.row(m) for m in ("cached_input_share", "ttft_p50", "cost_total"))
-    parts = [f"**{pair.title}**"]
-    if share is not None and share.estimate.b_value is not None:
-        parts.append(f"cached share of input {_pct(share.estimate.a_value)} defeated → "
-                     f"{_pct(share.estimate.b_value)} used")
-    else:
-        parts.append("cached tokens n/a" + (f" ({share.estimate.note})"
-                                            if share and share.estimate.note else ""))
-    if ttft is not None and ttft.estimate.difference is not None:
-        e = ttft.estimate
-        sig = {True: "significant", False: "not significant", None: "no CI"}[e.significant]
-        parts.append(f"TTFT p50 {e.a_value:,.0f} → {e.b_value:,.0f} ms "
-                     f"({e.difference:+,.0f} ms, {sig})")
-    if cost is not None and cost.estimate.a_value is not None:
-        e = cost.estimate
-        rel = "" if e.relative_difference is None else f", {100 * e.relative_difference:+.0f}%"
-        b_cost = "n/a" if e.b_value is None else f"${e.b_value:.6f}"
-        parts.append(f"cost per run ${e.a_value:.6f} → {b_cost}{rel}")
-    emulated = " (emulated: TTFT is the emulator's latency model)" if pair.a.meta.emulated \
-        else ""
-    return "- " + "; ".join(parts) + emulated
-
-
-def _write(out: Path, pairs: Sequence[Pair]) -> Path:
+def _result(plan: Path, out: Path, pairs: Sequence[Pair]) -> FocusedRun:
     rows = headline_rows(pairs, PROMPT_CACHE_METRICS, only_if_measured=("server_prefill_mean",))
-    lines = [
-        "# Focused benchmark: prompt cache (A = defeated, B = used)", "",
-        "A gives every attempt a unique first line (no prefix can be reused); B sends the "
-        "prompts unchanged with the provider's caching switched on. Each pair's directory "
-        "holds both benches and comparison_report.md/.html with every metric.", "",
-        *[_finding(p) for p in pairs], "",
-        headline_table(rows), "",
-        "cached_input_share = cached input tokens / input tokens per attempt, mean; "
-        "cached tokens are what the server reported (llama.cpp: its log's prefix-match "
-        "count; cloud formats: their usage fields). Costs use genai-prices' cache-read "
-        "prices. CIs: percentile bootstrap, 95 %.",
-    ]
-    report = out / "prompt_cache_report.md"
-    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    data = {"kind": "prompt-cache", "pairs": [
-        {"title": p.title, "directory": str(p.directory), "emulated": p.a.meta.emulated}
-        for p in pairs], "headline": [r.model_dump() for r in rows]}
-    (out / "prompt_cache_data.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
-    return report
+    data = FocusedData(
+        benchmark="prompt-cache", plan=str(plan),
+        title="Focused benchmark: prompt cache (A = defeated, B = used)",
+        intro=["A gives every attempt a unique first line (no prefix can be reused); B sends "
+               "the prompts unchanged with the provider's caching switched on. Each pair's "
+               "directory holds both benches and comparison_report.md/.html with every "
+               "metric."],
+        pairs=[p.result(out) for p in pairs], headline=rows,
+        notes=["cached_input_share = cached input tokens / input tokens per attempt, mean; "
+               "cached tokens are what the server reported (llama.cpp: its log's prefix-match "
+               "count; cloud formats: their usage fields). Costs use genai-prices' cache-read "
+               "prices. CIs: 95 %, runs resampled as clusters (docs/statistics.md)."],
+        report_file="prompt_cache_report.md")
+    return FocusedRun.of(data, pairs)

@@ -43,6 +43,7 @@ from aetherflow.metrics.environment import LoadSample, capture_environment, samp
 from aetherflow.plan.loader import load_plan
 from aetherflow.providers.local_server import shared_local_servers
 from aetherflow.results.bench import (
+    BENCH_DATA_FILE,
     BenchmarkData,
     BenchMeta,
     BenchRun,
@@ -66,7 +67,6 @@ __all__ = [
     "write_benchmark_data",
 ]
 
-BENCH_DATA_FILE = "benchmark_data.json"
 
 
 class BenchObserver(RunObserver, Protocol):

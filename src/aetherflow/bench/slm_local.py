@@ -18,21 +18,21 @@ replies), so its pass rate says nothing about the real provider's code: the repo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
 from aetherflow.bench.pairs import (
     Executor,
+    FocusedRun,
     Pair,
     Side,
     bench_emulator,
     bench_pair,
     headline_rows,
-    headline_table,
 )
 from aetherflow.errors import ConfigError, MissingKeyError
 from aetherflow.execution.runner import RunOptions
+from aetherflow.results.focused import FocusedData
 
 __all__ = ["SLM_METRICS", "remote_key_available", "run_slm_local"]
 
@@ -58,9 +58,9 @@ def run_slm_local(
     plan: Path, out: Path, repeats: int, overlay: Mapping[str, str], execute: Executor, *,
     remote: str = "openai", emulated: bool | None = None, model: str | None = None,
     emulator_profile: Path | None = None, config_path: Path | None = None,
-) -> Path:
-    """Bench local (A) and ``remote`` (B); write ``slm_local_report.md`` and
-    ``slm_local_data.json`` into ``out``; return the report's path.
+) -> FocusedRun:
+    """Bench local (A) and ``remote`` (B) into ``out/A`` and ``out/B`` and compare them; the
+    report is ``slm_local_report.md``.
 
     ``emulated`` None means: emulate exactly when the remote's key is not set.
     """
@@ -84,39 +84,34 @@ def run_slm_local(
                            f"slm-local-{remote}")
         pair = bench_pair(f"local vs {remote}", plan, out, repeats, local, remote_side,
                           execute)
-        return _write(out, pair, emulated=False)
+        return _result(plan, out, pair, emulated=False)
     with bench_emulator(out, emulator_profile) as emu:
         remote_side = Side(dict(overlay), RunOptions(provider=remote, model=model,
                                                      emulator_url=emu.url),
                            f"slm-local-emulated-{remote}")
         pair = bench_pair(f"local vs emulated {remote}", plan, out, repeats, local,
                           remote_side, execute)
-    return _write(out, pair, emulated=True)
+    return _result(plan, out, pair, emulated=True)
 
 
-def _write(out: Path, pair: Pair, *, emulated: bool) -> Path:
-    rows = headline_rows([pair], SLM_METRICS)
+def _result(plan: Path, out: Path, pair: Pair, *, emulated: bool) -> FocusedRun:
     b = pair.b.meta
     caveat = ("B is **emulated**: its latency is the emulator's model (emulator_profile.json), "
               "its token counts the emulator's, its cost the provider's list price for them. "
               "Use a real key (and --real) to measure the provider itself."
               if emulated else "B is the real provider, called with your key.")
-    lines = [
-        f"# Focused benchmark: small local model vs {b.provider}", "",
-        f"A = embedded {pair.a.meta.model or 'local model'} (llama.cpp, this machine); "
-        f"B = {b.provider} {b.model or ''}. {caveat}", "",
-        "Pass rate = steps whose executed checks all passed / (passed + failed + skipped); "
-        "steps with nothing checkable are unvalidated and not counted."
-        + (" B's answers are the emulator's filler text, so its pass rate says nothing "
-           "about the provider's code: it is n/a as a quality measure."
-           if emulated else ""), "",
-        headline_table(rows), "",
-        "Details: A/ and B/ hold each bench's reports; comparison_report.* every metric, "
-        "per provider and per task type.",
-    ]
-    report = out / "slm_local_report.md"
-    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    data = {"kind": "slm-local", "remote": b.provider, "model": b.model, "emulated": emulated,
-            "headline": [r.model_dump() for r in rows]}
-    (out / "slm_local_data.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
-    return report
+    data = FocusedData(
+        benchmark="slm-local", plan=str(plan),
+        title=f"Focused benchmark: small local model vs {b.provider}",
+        intro=[f"A = embedded {pair.a.meta.model or 'local model'} (llama.cpp, this machine); "
+               f"B = {b.provider} {b.model or ''}. {caveat}",
+               "Pass rate = steps whose executed checks all passed / (passed + failed + "
+               "skipped); steps with nothing checkable are unvalidated and not counted."
+               + (" B's answers are the emulator's filler text, so its pass rate says nothing "
+                  "about the provider's code: it is n/a as a quality measure."
+                  if emulated else "")],
+        pairs=[pair.result(out)], headline=headline_rows([pair], SLM_METRICS),
+        notes=["Details: A/ and B/ hold each bench's reports; comparison_report.* every "
+               "metric, per provider and per task type."],
+        report_file="slm_local_report.md")
+    return FocusedRun.of(data, [pair])

@@ -38,26 +38,20 @@ from aetherflow.errors import (
 )
 from aetherflow.execution.runner import RunOptions
 from aetherflow.plan.loader import load_plan
-from aetherflow.report.format import fmt_num, fmt_pct, fmt_usd
-from aetherflow.report.markdown import md_table
 from aetherflow.results.bench import BenchmarkData
+from aetherflow.results.suite import SuiteBench, SuiteComparison, SuiteData
 
 __all__ = [
-    "SUITE_HEADER",
     "SUITE_SPEC_FILE",
-    "VARIANT_COMPARISON_HEADER",
     "SuiteEntry",
     "SuiteExecutor",
     "SuiteSpec",
     "Variant",
     "load_suite_spec",
     "load_variants",
-    "render_suite_markdown",
     "resume_suite",
     "run_suite",
-    "suite_row",
-    "suite_totals",
-    "variant_comparisons",
+    "suite_data",
 ]
 
 
@@ -203,42 +197,20 @@ def _run(spec: SuiteSpec, out: Path, execute: SuiteExecutor, resume: bool,
     return entries
 
 
-SUITE_HEADER = ["plan", "variant", "runs", "plans passed", "pass rate (n)", "unvalidated",
-                "first try", "TTFT p50 ms", "TTR p50 ms", "makespan mean ms", "cost total"]
+def suite_data(entries: Sequence[SuiteEntry], out: Path) -> SuiteData:
+    """The suite's result: each bench's figures, and every variant compared with the first
+    variant of the same plan (``out`` is the suite directory the bench paths are made
+    relative to)."""
 
+    def rel(path: str) -> str:
+        try:
+            return Path(path).relative_to(out).as_posix()
+        except ValueError:
+            return path
 
-def suite_row(e: SuiteEntry) -> list[str]:
-    """The cells of one bench in the suite table (columns of :data:`SUITE_HEADER`)."""
-    a = e.data.aggregates
-    g = a.global_figures
-    n = g.steps_passed + g.steps_failed + g.steps_skipped
-    return [e.data.meta.task_id, e.variant, str(g.runs), f"{g.plans_passed}/{g.runs}",
-            f"{fmt_pct(g.pass_rate)} ({n})", str(g.steps_unvalidated),
-            fmt_pct(g.first_try_pass_rate), fmt_num(a.latency_all.ttft_ms.p50),
-            fmt_num(a.latency_all.ttr_ms.p50), fmt_num(g.makespan_ms.mean),
-            fmt_usd(g.cost.total_usd)]
-
-
-def suite_totals(entries: Sequence[SuiteEntry]) -> str:
-    """The totals sentence over every run of every bench (failed plans included)."""
-    runs = sum(e.data.aggregates.global_figures.runs for e in entries)
-    figures = [e.data.aggregates.global_figures for e in entries]
-    ok = sum(g.plans_passed for g in figures)
-    n = sum(g.steps_passed + g.steps_failed + g.steps_skipped for g in figures)
-    ok_steps = sum(g.steps_passed for g in figures)
-    unvalidated = sum(g.steps_unvalidated for g in figures)
-    return (f"Totals (failed plans included): {ok} of {runs} plan runs passed; "
-            f"{ok_steps} of {n} steps passed their executed checks "
-            f"({fmt_pct(ok_steps / n if n else None)}); {unvalidated} steps unvalidated "
-            "(nothing checkable, not counted).")
-
-
-VARIANT_COMPARISON_HEADER = ["metric", "A", "B", "B − A", "significant"]
-
-
-def variant_comparisons(entries: Sequence[SuiteEntry]) -> list[tuple[str, list[list[str]]]]:
-    """``(title, rows)`` per variant compared with the first variant of the same plan."""
-    out: list[tuple[str, list[list[str]]]] = []
+    benches = [SuiteBench(plan=e.plan, variant=e.variant, output=rel(e.output),
+                          meta=e.data.meta, aggregates=e.data.aggregates) for e in entries]
+    comparisons: list[SuiteComparison] = []
     by_plan: dict[str, list[SuiteEntry]] = {}
     for e in entries:
         by_plan.setdefault(e.data.meta.task_id, []).append(e)
@@ -246,20 +218,6 @@ def variant_comparisons(entries: Sequence[SuiteEntry]) -> list[tuple[str, list[l
         base = group[0]
         for other in group[1:]:
             cmp = compare_benches(base.data, other.data, base.variant, other.variant)
-            rows = [[r.metric, fmt_num(r.estimate.a_value, 3), fmt_num(r.estimate.b_value, 3),
-                     fmt_num(r.estimate.difference, 3),
-                     {True: "yes", False: "no", None: "n/a"}[r.estimate.significant]]
-                    for r in cmp.rows if r.scope == "global"]
-            out.append((f"{task_id}: {other.variant} vs {base.variant}", rows))
-    return out
-
-
-def render_suite_markdown(entries: Sequence[SuiteEntry]) -> str:
-    """The suite's ``comparison_report.md``: one row per bench, totals, comparisons."""
-    comparisons = [f"### {title}\n\n" + md_table(VARIANT_COMPARISON_HEADER, rows)
-                   for title, rows in variant_comparisons(entries)]
-    parts = ["# Suite comparison", md_table(SUITE_HEADER, [suite_row(e) for e in entries]),
-             suite_totals(entries),
-             "## Variants against the first variant of each plan (95% CIs in each bench's "
-             "`aetherflow compare`)", *comparisons]
-    return "\n\n".join(parts) + "\n"
+            comparisons.append(SuiteComparison(task_id=task_id, base=base.variant,
+                                               variant=other.variant, comparison=cmp))
+    return SuiteData(benches=benches, comparisons=comparisons)

@@ -34,7 +34,9 @@ from aetherflow.errors import ConfigError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from aetherflow.bench.pairs import FocusedRun
     from aetherflow.bench.runner import BenchSpec
+    from aetherflow.results.focused import FocusedData
 
 __all__ = ["DEFAULT_EMULATED", "TERMINAL_METRICS", "focused_summary", "headline_text",
            "register", "shared_options_applier"]
@@ -115,57 +117,58 @@ def _reject_for(kind: str, flags: RunFlags) -> None:
                                                "llama.cpp server (its server flags change)")
 
 
-def _run(console: Console, what: str, out: Path, work: Callable[[], Path]) -> Path:
+def _run(console: Console, what: str, out: Path,
+         work: Callable[[], FocusedRun]) -> FocusedData:
+    """Run a focused benchmark and write its reports; its result."""
+    from aetherflow.report.focused import write_focused_reports
+
     with terminate_as_interrupt():
         try:
-            return work()
+            run = work()
+            write_focused_reports(run.data, out, run.benches)
+            return run.data
         except KeyboardInterrupt:
             raise exit_interrupted(console, what, out, None) from None
 
 
-def _comparisons(out: Path) -> list[tuple[str, Any]]:
-    """``(title, ComparisonData)`` of every pair under ``out`` (a directory per pair, or
-    ``out`` itself for a single pair)."""
-    from aetherflow.results.comparison import ComparisonData
-
-    found = []
-    for file in sorted(out.glob("**/comparison_data.json")):
-        title = "" if file.parent == out else file.parent.relative_to(out).as_posix()
-        found.append((title, ComparisonData.model_validate_json(
-            file.read_text(encoding="utf-8"))))
-    return found
-
-
-def headline_text(kind: str, out: Path) -> str:
-    """Every pair's headline metrics under ``out`` as plain text that fits 80 columns."""
+def headline_text(data: FocusedData) -> str:
+    """Every pair's headline metrics as plain text that fits 80 columns."""
     from aetherflow.cli.tables import LEGEND, comparison_table
 
     parts = []
-    for title, data in _comparisons(out):
-        heading = f"{kind}{': ' + title if title else ''}: B against baseline A " \
-                  f"({100 * data.confidence:g}% CIs)"
-        parts.append(comparison_table(data, TERMINAL_METRICS[kind], legend=False,
+    for pair in data.pairs:
+        cmp = pair.comparison
+        title = "" if pair.directory == "." else pair.directory
+        heading = f"{data.benchmark}{': ' + title if title else ''}: B against baseline A " \
+                  f"({100 * cmp.confidence:g}% CIs)"
+        parts.append(comparison_table(cmp, TERMINAL_METRICS[data.benchmark], legend=False,
                                       title=heading))
     return "\n\n".join([*parts, "\n".join(LEGEND)])
 
 
-def focused_summary(kind: str, out: Path, report: Path) -> dict[str, Any]:
+def focused_summary(data: FocusedData, out: Path) -> dict[str, Any]:
     """The ``--json`` summary of a focused benchmark: where its reports are and every
     pair's global comparison rows."""
-    pairs = [{"title": title or kind, "a": data.a.model_dump(mode="json"),
-              "b": data.b.model_dump(mode="json"),
-              "rows": [r.model_dump(mode="json") for r in data.rows if r.scope == "global"]}
-             for title, data in _comparisons(out)]
-    return {"kind": kind, "directory": str(out), "report": str(report), "pairs": pairs}
+    from aetherflow.results.focused import FOCUSED_DATA_FILE
+
+    pairs = [{"title": p.title, "directory": str(out / p.directory),
+              "a": p.comparison.a.model_dump(mode="json"),
+              "b": p.comparison.b.model_dump(mode="json"),
+              "rows": [r.model_dump(mode="json") for r in p.comparison.rows
+                       if r.scope == "global"]}
+             for p in data.pairs]
+    return {"kind": data.benchmark, "directory": str(out),
+            "report": str(out / data.report_file), "data": str(out / FOCUSED_DATA_FILE),
+            "pairs": pairs}
 
 
-def _show(console: Console, kind: str, out: Path, report: Path, *, quiet: bool,
+def _show(console: Console, data: FocusedData, out: Path, *, quiet: bool,
           as_json: bool) -> None:
     if not quiet:
-        console.print(headline_text(kind, out), markup=False, highlight=False)
-    print_where(console, f"bench {kind}:", report)
+        console.print(headline_text(data), markup=False, highlight=False)
+    print_where(console, f"bench {data.benchmark}:", out / data.report_file)
     if as_json:
-        print_json(focused_summary(kind, out, report))
+        print_json(focused_summary(data, out))
 
 
 def _pair_command(kind: str) -> Callable[..., None]:
@@ -191,9 +194,9 @@ def _pair_command(kind: str) -> Callable[..., None]:
         console = human_console()
         out = _focused_dir(kind, plan, output)
         execute = make_executor(console, quiet, shared_options_applier(flags))
-        report = _run(console, f"bench {kind}", out,
-                      lambda: run_focused(kind, plan, out, repeat, overlay, execute))
-        _show(console, kind, out, report, quiet=quiet, as_json=as_json)
+        data = _run(console, f"bench {kind}", out,
+             lambda: run_focused(kind, plan, out, repeat, overlay, execute))
+        _show(console, data, out, quiet=quiet, as_json=as_json)
 
     purpose, example = _DOCS[kind]
     command.__doc__ = f"{purpose}\n\nExample: {example}"
@@ -239,10 +242,10 @@ def prompt_cache_command(
                                                      real_only=["model", "base_url"]))
     emulated = [] if no_emulate else list(emulate or LIBRARY_DEFAULT)
     providers = [flags.values.get("provider") or "local"]
-    report = _run(console, "bench prompt-cache", out, lambda: run_prompt_cache(
+    data = _run(console, "bench prompt-cache", out, lambda: run_prompt_cache(
         plan, out, repeat, overlay, execute, providers=providers, emulated=emulated,
         emulator_profile=emulator_profile))
-    _show(console, "prompt-cache", out, report, quiet=quiet, as_json=as_json)
+    _show(console, data, out, quiet=quiet, as_json=as_json)
 
 
 @with_bench_flags
@@ -283,11 +286,11 @@ def slm_local_command(
     console = human_console()
     out = _focused_dir("slm-local", plan, output)
     execute = make_executor(console, quiet, shared_options_applier(flags))
-    report = _run(console, "bench slm-local", out, lambda: run_slm_local(
+    data = _run(console, "bench slm-local", out, lambda: run_slm_local(
         plan, out, repeat, overlay, execute, remote=remote, emulated=emulated,
         model=remote_model, emulator_profile=emulator_profile,
         config_path=flags.values.get("config")))
-    _show(console, "slm-local", out, report, quiet=quiet, as_json=as_json)
+    _show(console, data, out, quiet=quiet, as_json=as_json)
 
 
 def register(bench_app: typer.Typer) -> None:

@@ -59,9 +59,10 @@ def _side_data(ref: BenchRef, directory: Path) -> BenchmarkData | None:
 
 def report_command(
     directory: Path = typer.Argument(..., metavar="DIR",
-                                     help="A bench directory (benchmark_data.json), a run "
-                                          "directory (run.json) or a comparison directory "
-                                          "(comparison_data.json)."),
+                                     help="A run (run.json), bench (benchmark_data.json), "
+                                          "comparison (comparison_data.json), suite "
+                                          "(suite_data.json) or focused benchmark "
+                                          "(focused_data.json) directory."),
     output: Path | None = typer.Option(None, "--output", "-o", metavar="DIR",
                                        help="Write the views here instead of into DIR."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print terminal tables."),
@@ -78,6 +79,16 @@ def report_command(
 
     console = human_console()
     out = output or directory
+    special = {"focused_data.json": _focused, "suite_data.json": _suite}
+    for name, render in special.items():
+        if (directory / name).exists():
+            kind, files = render(directory, out)
+            console.print(f"wrote into {out}: " + ", ".join(
+                f.relative_to(out).as_posix() for f in files), highlight=False)
+            if as_json:
+                print_json({"kind": kind, "directory": str(out),
+                            "files": [str(f) for f in files]})
+            return
     if (directory / BENCH_DATA_FILE).exists():
         kind, data = "bench", load_benchmark_data(directory)
     elif (directory / "run.json").exists():
@@ -89,8 +100,8 @@ def report_command(
                         "files": [str(f) for f in files]})
         return
     else:
-        raise ConfigError(f"{directory}: no benchmark_data.json, run.json or "
-                          "comparison_data.json")
+        raise ConfigError(f"{directory}: no run.json, benchmark_data.json, "
+                          "comparison_data.json, suite_data.json or focused_data.json")
     files = write_bench_reports(data, out)
     if not quiet:
         console.print(render_terminal(data))
@@ -113,6 +124,31 @@ def _comparison(console: Console, directory: Path, out: Path) -> list[Path]:
         " (bench data of A/B not found: no distribution charts)")
     console.print(f"wrote {md} and {COMPARISON_HTML}{raw}", highlight=False)
     return [md, out / COMPARISON_HTML]
+
+
+def _focused(directory: Path, out: Path) -> tuple[str, list[Path]]:
+    """Re-render a focused benchmark (each pair's comparison with its benches' charts when
+    ``A/`` and ``B/`` are still there)."""
+    from aetherflow.report.focused import write_focused_reports
+    from aetherflow.results.focused import FocusedData
+    from aetherflow.results.load import load_result
+
+    data = load_result(directory / "focused_data.json")
+    assert isinstance(data, FocusedData)
+    benches = {p.directory: (_load_side(directory / p.directory / "A"),
+                             _load_side(directory / p.directory / "B")) for p in data.pairs}
+    return "focused", write_focused_reports(data, out, benches)
+
+
+def _suite(directory: Path, out: Path) -> tuple[str, list[Path]]:
+    """Re-render a suite's comparison report from ``suite_data.json``."""
+    from aetherflow.report.suite import write_suite_reports
+    from aetherflow.results.load import load_result
+    from aetherflow.results.suite import SuiteData
+
+    data = load_result(directory / "suite_data.json")
+    assert isinstance(data, SuiteData)
+    return "suite", write_suite_reports(data, out)
 
 
 def register(app: typer.Typer) -> None:

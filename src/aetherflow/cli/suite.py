@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from aetherflow.bench.suite import SuiteEntry, SuiteExecutor, Variant
     from aetherflow.execution.runner import RunOptions
+    from aetherflow.results.suite import SuiteData
 
 __all__ = ["load_variants", "register", "resume_suite", "run_suite", "suite_command",
            "suite_summary"]
@@ -58,16 +59,18 @@ def resume_suite(out: Path, execute: SuiteExecutor) -> list[SuiteEntry]:
     return suite.resume_suite(out, execute)
 
 
-def suite_summary(entries: list[SuiteEntry], out: Path) -> dict[str, Any]:
+def suite_summary(data: SuiteData, out: Path) -> dict[str, Any]:
     """The ``--json`` summary of a suite: its reports and each bench's global figures."""
     from aetherflow.report.comparison import COMPARISON_HTML, COMPARISON_MD
+    from aetherflow.results.suite import SUITE_DATA_FILE
 
-    benches = [{"plan": e.plan, "variant": e.variant, "directory": e.output,
-                "task_id": e.data.meta.task_id,
-                "global": e.data.aggregates.global_figures.model_dump(mode="json")}
-               for e in entries]
+    benches = [{"plan": e.plan, "variant": e.variant, "directory": str(out / e.output),
+                "task_id": e.meta.task_id,
+                "global": e.aggregates.global_figures.model_dump(mode="json")}
+               for e in data.benches]
     return {"kind": "suite", "directory": str(out), "report": str(out / COMPARISON_MD),
-            "html": str(out / COMPARISON_HTML), "benches": benches}
+            "html": str(out / COMPARISON_HTML), "data": str(out / SUITE_DATA_FILE),
+            "benches": benches}
 
 
 def _check_resume(plans: list[Path], given: dict[str, Any], flags: RunFlags) -> None:
@@ -91,15 +94,12 @@ def _announce(console: Console, quiet: bool) -> Any:
     return before
 
 
-def _write_reports(entries: list[SuiteEntry], out: Path) -> Path:
-    from aetherflow.bench.suite import render_suite_markdown
-    from aetherflow.report.comparison import COMPARISON_HTML, COMPARISON_MD
-    from aetherflow.report.comparison_html import render_suite_html
+def _write_reports(entries: list[SuiteEntry], out: Path) -> tuple[SuiteData, Path]:
+    from aetherflow.bench.suite import suite_data
+    from aetherflow.report.suite import write_suite_reports
 
-    report = out / COMPARISON_MD
-    report.write_text(render_suite_markdown(entries), encoding="utf-8")
-    (out / COMPARISON_HTML).write_text(render_suite_html(entries), encoding="utf-8")
-    return report
+    data = suite_data(entries, out)
+    return data, write_suite_reports(data, out)[1]
 
 
 @with_bench_flags
@@ -158,15 +158,15 @@ def suite_command(
             entries = (resume_suite(out, execute) if resume is not None else
                        run_suite(plans, chosen, out, 3 if repeat is None else repeat,
                                  execute, _options(flags), flags.fresh_server))
-            report = _write_reports(entries, out)
+            data, report = _write_reports(entries, out)
         except KeyboardInterrupt:
             raise exit_interrupted(console, "suite", out,
                                    f"aetherflow suite --resume {out}") from None
     print_where(console, "suite directory:", out)
-    console.print(f"  ({len(entries)} benches; {report.name}, comparison_report.html)",
-                  highlight=False)
+    console.print(f"  ({len(entries)} benches; {report.name}, comparison_report.html, "
+                  "suite_data.json)", highlight=False)
     if as_json:
-        print_json(suite_summary(entries, out))
+        print_json(suite_summary(data, out))
 
 
 def _default_dir() -> Path:

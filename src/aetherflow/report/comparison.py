@@ -8,7 +8,12 @@ from pathlib import Path
 from aetherflow.report.format import fmt_pct
 from aetherflow.report.markdown import md_table
 from aetherflow.results.bench import BenchmarkData
-from aetherflow.results.comparison import BenchRef, ComparisonData, MetricComparison
+from aetherflow.results.comparison import (
+    COMPARISON_DATA_FILE,
+    BenchRef,
+    ComparisonData,
+    MetricComparison,
+)
 
 __all__ = [
     "COMPARISON_HTML",
@@ -90,7 +95,7 @@ def write_comparison(data: ComparisonData, out_dir: Path, a: BenchmarkData | Non
     from aetherflow.report.comparison_html import render_comparison_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "comparison_data.json").write_text(data.model_dump_json(indent=2),
+    (out_dir / COMPARISON_DATA_FILE).write_text(data.model_dump_json(indent=2),
                                                   encoding="utf-8")
     md = out_dir / COMPARISON_MD
     md.write_text(render_comparison_markdown(data), encoding="utf-8")

@@ -33,14 +33,6 @@ from itertools import groupby
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from aetherflow.bench.suite import (
-    SUITE_HEADER,
-    VARIANT_COMPARISON_HEADER,
-    SuiteEntry,
-    suite_row,
-    suite_totals,
-    variant_comparisons,
-)
 from aetherflow.report.comparison import (
     METHOD_NOTE,
     ROW_HEADER,
@@ -51,8 +43,16 @@ from aetherflow.report.comparison import (
 from aetherflow.report.figures import PALETTE, box_legend, say_in_panel, status_figure
 from aetherflow.report.page import chart_html, html_table, note_figure, page_html
 from aetherflow.report.series import StatusCounts, latency_samples, status_counts
+from aetherflow.report.suite import (
+    SUITE_HEADER,
+    VARIANT_COMPARISON_HEADER,
+    suite_row,
+    suite_totals,
+    variant_comparisons,
+)
 from aetherflow.results.bench import BenchmarkData, GroupStats
 from aetherflow.results.comparison import ComparisonData, MetricComparison
+from aetherflow.results.suite import SuiteBench, SuiteData
 
 __all__ = ["render_comparison_html", "render_suite_html"]
 
@@ -328,15 +328,15 @@ def render_comparison_html(data: ComparisonData, a: BenchmarkData | None = None,
     return _page("Comparison: B against baseline A", body)
 
 
-def _suite_labels(entries: Sequence[SuiteEntry]) -> list[str]:
+def _suite_labels(entries: Sequence[SuiteBench]) -> list[str]:
     """``task · variant`` per bench; a repeated one gets its plan file appended."""
-    labels = [f"{e.data.meta.task_id} · {e.variant}" for e in entries]
+    labels = [f"{e.meta.task_id} · {e.variant}" for e in entries]
     return [f"{lab} ({e.plan})" if labels.count(lab) > 1 else lab
             for lab, e in zip(labels, entries, strict=True)]
 
 
-def _suite_figure(entries: Sequence[SuiteEntry], title: str, axis: str,
-                  value: Callable[[SuiteEntry], float | None], fmt: str,
+def _suite_figure(entries: Sequence[SuiteBench], title: str, axis: str,
+                  value: Callable[[SuiteBench], float | None], fmt: str,
                   zero_text: str = "0") -> go.Figure:
     """Bars per plan × variant (one colour per variant) on an axis from 0; n/a written where
     not measured, ``zero_text`` where the value is 0 (a bar of height 0 is invisible)."""
@@ -364,9 +364,9 @@ def _suite_figure(entries: Sequence[SuiteEntry], title: str, axis: str,
     return fig if entries else note_figure(fig, "n/a: no bench")
 
 
-def _suite_cost_figure(entries: Sequence[SuiteEntry]) -> go.Figure:
+def _suite_cost_figure(entries: Sequence[SuiteBench]) -> go.Figure:
     """Cost total per bench; a sentence instead of a flat chart when every bench cost $0."""
-    costs = [e.data.aggregates.global_figures.cost for e in entries]
+    costs = [e.aggregates.global_figures.cost for e in entries]
     if costs and all(c.total_usd == 0 for c in costs):
         sources = {s for c in costs for s in c.price_sources}
         local = bool(sources) and all(s.startswith("local model") for s in sources)
@@ -375,39 +375,40 @@ def _suite_cost_figure(entries: Sequence[SuiteEntry]) -> go.Figure:
                            "no charge: every bench cost $0 (" + ", ".join(sorted(sources))
                            + ")")
     fig = _suite_figure(entries, "Cost total (USD)", "USD",
-                        lambda e: e.data.aggregates.global_figures.cost.total_usd, "$.6f",
+                        lambda e: e.aggregates.global_figures.cost.total_usd, "$.6f",
                         zero_text="$0 (no charge)")
     if fig.data:
         fig.update_yaxes(tickformat="$.2~g")
     return fig
 
 
-def _suite_status_figure(entries: Sequence[SuiteEntry]) -> go.Figure:
+def _suite_status_figure(entries: Sequence[SuiteBench]) -> go.Figure:
     counts = [StatusCounts(lab, g.steps_passed, g.steps_failed, g.steps_skipped,
                            g.steps_unvalidated)
               for lab, g in zip(_suite_labels(entries),
-                                (e.data.aggregates.global_figures for e in entries),
+                                (e.aggregates.global_figures for e in entries),
                                 strict=True)]
     return status_figure([("per plan · variant", counts)],
                          "Step statuses per plan · variant (executed checks; failed plans "
                          "kept; unvalidated is not a success)")
 
 
-def render_suite_html(entries: Sequence[SuiteEntry]) -> str:
+def render_suite_html(data: SuiteData) -> str:
     """The whole self-contained ``comparison_report.html`` of a suite (plan × variant)."""
+    entries = data.benches
     figures = [
         _suite_status_figure(entries),
         _suite_figure(entries, "Makespan mean (ms)", "ms",
-                      lambda e: e.data.aggregates.global_figures.makespan_ms.mean, ".0f"),
+                      lambda e: e.aggregates.global_figures.makespan_ms.mean, ".0f"),
         _suite_figure(entries, "TTFT p50 (ms, all attempts)", "ms",
-                      lambda e: e.data.aggregates.latency_all.ttft_ms.p50, ".0f"),
+                      lambda e: e.aggregates.latency_all.ttft_ms.p50, ".0f"),
         _suite_cost_figure(entries),
     ]
     comparisons = "".join(f"<h3>{html.escape(title)}</h3>"
                           + html_table(VARIANT_COMPARISON_HEADER, rows)
-                          for title, rows in variant_comparisons(entries))
+                          for title, rows in variant_comparisons(data))
     body = (html_table(SUITE_HEADER, [suite_row(e) for e in entries])
-            + f"<p>{html.escape(suite_totals(entries))}</p>"
+            + f"<p>{html.escape(suite_totals(data))}</p>"
             + f"<h2 id='charts'>Charts</h2>{_charts(figures)}"
             + "<h2 id='variants'>Variants against the first variant of each plan (95% CIs in "
               "each bench's <code>aetherflow compare</code>)</h2>" + comparisons)

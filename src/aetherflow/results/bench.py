@@ -16,6 +16,7 @@ from aetherflow.metrics.stats import Distribution
 from aetherflow.results.run import Environment, RunRecord
 
 __all__ = [
+    "BENCH_DATA_FILE",
     "BENCH_SCHEMA_VERSION",
     "Aggregates",
     "BenchMeta",
@@ -41,6 +42,7 @@ __all__ = [
 #: 2: pass rates from executed checks (v1 counted a completed request as a success; a v1
 #: file is re-aggregated from its runs on load, its steps reading as unvalidated).
 BENCH_SCHEMA_VERSION = "2"
+BENCH_DATA_FILE = "benchmark_data.json"
 
 
 class _Model(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aetherflow.metrics.stats import DiffEstimate
 
 __all__ = [
+    "COMPARISON_DATA_FILE",
     "COMPARISON_SCHEMA_VERSION",
     "FAIL_IF_MODES",
     "BenchRef",
@@ -23,6 +24,7 @@ __all__ = [
 #: 2: cluster-bootstrap intervals (paired by step where the design is), relative CIs,
 #: pass-rate metrics, significance-aware ``--fail-if``.
 COMPARISON_SCHEMA_VERSION = "2"
+COMPARISON_DATA_FILE = "comparison_data.json"
 
 FailIfMode = Literal["significant", "point"]
 FAIL_IF_MODES: tuple[FailIfMode, ...] = ("significant", "point")

@@ -16,6 +16,7 @@ from aetherflow.metrics.timeline import RequestTimeline
 
 __all__ = [
     "PASS_RATE_STATUSES",
+    "RUN_FILE",
     "SCHEMA_VERSION",
     "AttemptKind",
     "AttemptRecord",
@@ -50,6 +51,8 @@ __all__ = [
 #: 2: executed checks decide a step's status (``passed``/``failed``/``unvalidated``/``skipped``);
 #: records of version 1 had no check executed, so their "succeeded" reads as ``unvalidated``.
 SCHEMA_VERSION = "2"
+#: A run directory's record (``run.json``).
+RUN_FILE = "run.json"
 
 #: Where a token count came from: the provider's own usage report, a real tokenizer run
 #: on the text, a heuristic estimate, or the number of streamed content chunks.
