@@ -13,6 +13,8 @@ CLI only parses its options, calls these, and renders::
                                  overlay={"max_tokens": "64"})
     cmp = aetherflow.compare(bench.directory, other.directory, fail_if=["ttft_p50>+10%"])
 
+    suite = aetherflow.run_suite(["a.json", "b.json"], "variants.toml", repeats=3)
+
 Settings are the fields of :class:`~aetherflow.execution.runner.RunOptions`, given either as
 an ``options`` object or as keyword arguments (``provider="openai", concurrency=4``), not
 both for the same field.
@@ -34,8 +36,10 @@ from aetherflow.bench.compare import (
     evaluate_rules,
     parse_fail_if,
 )
-from aetherflow.bench.runner import BenchObserver, BenchSpec, load_bench_spec, run_bench_async
+from aetherflow.bench.runner import BenchObserver, BenchSpec, load_bench_spec
+from aetherflow.bench.runner import run_bench_async as _run_bench_async
 from aetherflow.bench.sources import resolve_benches
+from aetherflow.bench.suite import SuiteExecutor, Variant
 from aetherflow.errors import ConfigError
 from aetherflow.execution.observer import RunObserver
 from aetherflow.execution.rundir import default_run_dir
@@ -44,18 +48,23 @@ from aetherflow.execution.runner import run_plan_async as _run_plan_async
 from aetherflow.plan.loader import load_plan
 from aetherflow.results.bench import BenchmarkData
 from aetherflow.results.run import RunRecord
+from aetherflow.results.suite import SuiteData
 from aetherflow.store.history import HistoryStore
 
 __all__ = [
     "BenchResult",
     "ComparisonResult",
     "RunResult",
-    "bench_async",
+    "SuiteResult",
+    "bench_spec_async",
     "compare",
     "compare_async",
     "run_bench",
+    "run_bench_async",
     "run_plan",
     "run_plan_async",
+    "run_suite",
+    "run_suite_async",
 ]
 
 
@@ -93,6 +102,16 @@ class ComparisonResult:
     def triggered(self) -> bool:
         """A ``fail_if`` rule fired (what ``aetherflow compare`` exits 1 for)."""
         return any(f.triggered for f in self.data.fail_if)
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """A finished suite: its data (each bench's figures, every variant's comparison), its
+    directory and report files."""
+
+    data: SuiteData
+    directory: Path
+    files: tuple[Path, ...]
 
 
 def _options(options: RunOptions | None, settings: dict[str, Any]) -> RunOptions:
@@ -147,7 +166,22 @@ def run_plan(plan: str | Path | None = None, options: RunOptions | None = None, 
                                       save_history=save_history, **settings))
 
 
-async def bench_async(
+async def bench_spec_async(spec: BenchSpec, *, resume: bool = False,
+                           observer: BenchObserver | None = None,
+                           write_reports: bool = True) -> BenchResult:
+    """Run the bench ``spec`` describes (``resume``: continue the bench already in
+    ``spec.output`` with the spec it recorded) and write its reports. The building block of
+    :func:`run_bench_async` and the suites; the CLI calls it with its progress bars."""
+    from aetherflow.report import write_bench_reports
+
+    if resume:
+        spec = load_bench_spec(spec.output)[0]
+    data = await _run_bench_async(spec, observer=observer, resume=resume)
+    files = write_bench_reports(data, spec.output) if write_reports else []
+    return BenchResult(data, spec.output, tuple(files))
+
+
+async def run_bench_async(
     plan: str | Path | None = None, options: RunOptions | None = None, *,
     repeats: int = 3, warmup: int = 0, overlay: dict[str, str] | None = None,
     label: str | None = None, output: str | Path | None = None, fresh_server: bool = False,
@@ -157,23 +191,23 @@ async def bench_async(
     """Repeat ``plan`` (or continue the bench directory ``resume``) and write its reports,
     as ``aetherflow bench`` does (every run saved to the history)."""
     from aetherflow.bench.overlay import parse_overlay
-    from aetherflow.report import write_bench_reports
 
     if resume is not None:
-        spec, _ = load_bench_spec(Path(resume))
-        data = await run_bench_async(spec, observer=observer, resume=True)
-    elif plan is None:
+        if plan is not None or settings:
+            raise ConfigError("resume= continues the bench with the spec it recorded: give "
+                              "no plan or settings")
+        spec = BenchSpec(plan=Path(), output=Path(resume))
+        return await bench_spec_async(spec, resume=True, observer=observer,
+                                      write_reports=write_reports)
+    if plan is None:
         raise ConfigError("give a plan to bench, or resume= a bench directory to continue")
-    else:
-        out = Path(output) if output else default_run_dir(
-            load_plan(plan).task_id, root=Path("bench_results"))
-        items = [f"{k}={v}" for k, v in (overlay or {}).items()]
-        spec = BenchSpec(plan=Path(plan), output=out, repeats=repeats, warmup=warmup,
-                         options=_options(options, settings), overlay=parse_overlay(items),
-                         label=label, fresh_server=fresh_server)
-        data = await run_bench_async(spec, observer=observer)
-    files = write_bench_reports(data, spec.output) if write_reports else []
-    return BenchResult(data, spec.output, tuple(files))
+    out = Path(output) if output else default_run_dir(
+        load_plan(plan).task_id, root=Path("bench_results"))
+    items = [f"{k}={v}" for k, v in (overlay or {}).items()]
+    spec = BenchSpec(plan=Path(plan), output=out, repeats=repeats, warmup=warmup,
+                     options=_options(options, settings), overlay=parse_overlay(items),
+                     label=label, fresh_server=fresh_server)
+    return await bench_spec_async(spec, observer=observer, write_reports=write_reports)
 
 
 def run_bench(plan: str | Path | None = None, options: RunOptions | None = None, *,
@@ -182,8 +216,8 @@ def run_bench(plan: str | Path | None = None, options: RunOptions | None = None,
               fresh_server: bool = False, resume: str | Path | None = None,
               observer: BenchObserver | None = None, write_reports: bool = True,
               **settings: Any) -> BenchResult:
-    """Synchronous twin of :func:`bench_async`."""
-    return asyncio.run(bench_async(
+    """Synchronous twin of :func:`run_bench_async`."""
+    return asyncio.run(run_bench_async(
         plan, options, repeats=repeats, warmup=warmup, overlay=overlay, label=label,
         output=output, fresh_server=fresh_server, resume=resume, observer=observer,
         write_reports=write_reports, **settings))
@@ -197,6 +231,8 @@ def compare(a: str | Path | BenchmarkData, b: str | Path | BenchmarkData, *,
     ``aetherflow compare`` does."""
     from aetherflow.report.comparison import write_comparison
 
+    if mode not in FAIL_IF_MODES:
+        raise ConfigError(f"mode {mode!r}: expected one of {', '.join(FAIL_IF_MODES)}")
     rules = [parse_fail_if(e) for e in fail_if]  # bad rules fail before any work
     if isinstance(a, BenchmarkData) and isinstance(b, BenchmarkData):
         bench_a, bench_b, name_a, name_b = a, b, "A", "B"
@@ -206,8 +242,6 @@ def compare(a: str | Path | BenchmarkData, b: str | Path | BenchmarkData, *,
         bench_a, bench_b = resolve_benches(str(a), str(b))
         name_a, name_b = str(a), str(b)
     data = compare_benches(bench_a, bench_b, name_a, name_b)
-    if mode not in FAIL_IF_MODES:
-        raise ConfigError(f"mode {mode!r}: expected one of {', '.join(FAIL_IF_MODES)}")
     chosen: FailIfMode = "point" if mode == "point" else "significant"
     data.fail_if = evaluate_rules(data, rules, mode=chosen)
     data.fail_if_mode = chosen if rules else None
@@ -228,3 +262,56 @@ async def compare_async(a: str | Path | BenchmarkData, b: str | Path | Benchmark
     """Async twin of :func:`compare` (the work runs in a thread)."""
     return await asyncio.to_thread(compare, a, b, fail_if=fail_if, mode=mode, output=output,
                                    write=write)
+
+
+def run_suite(
+    plans: Sequence[str | Path] = (), variants: Sequence[Variant] | str | Path | None = None,
+    options: RunOptions | None = None, *, repeats: int = 3, output: str | Path | None = None,
+    fresh_server: bool = False, resume: str | Path | None = None,
+    observer: BenchObserver | None = None, execute: SuiteExecutor | None = None,
+    **settings: Any,
+) -> SuiteResult:
+    """Bench every plan under every variant (a list, a JSON/TOML variants file, or None for
+    one ``default`` variant), then write ``suite_data.json`` and the suite's comparison
+    report, as ``aetherflow suite`` does; ``resume=`` continues a suite directory.
+
+    ``execute`` runs one bench (default: :func:`bench_spec_async` with ``observer``); the CLI
+    passes one that shows progress bars.
+    """
+    from aetherflow.bench import suite as engine
+    from aetherflow.report.suite import write_suite_reports
+
+    def default_execute(spec: BenchSpec, resume_bench: bool) -> BenchmarkData:
+        return asyncio.run(bench_spec_async(spec, resume=resume_bench, observer=observer)).data
+
+    run_one = execute or default_execute
+    if resume is not None:
+        if plans or variants is not None or settings or options is not None:
+            raise ConfigError("resume= continues the suite with the spec it recorded: give "
+                              "no plans, variants or settings")
+        out = Path(resume)
+        entries = engine.resume_suite(out, run_one)
+    else:
+        if not plans:
+            raise ConfigError("give the plans of the suite, or resume= a suite directory")
+        chosen = (list(variants) if isinstance(variants, Sequence)
+                  and not isinstance(variants, str) else
+                  engine.load_variants(None if variants is None else Path(variants)))
+        out = Path(output) if output else default_run_dir("suite", root=Path("bench_results"))
+        entries = engine.run_suite([Path(p) for p in plans], chosen, out, repeats, run_one,
+                                   _options(options, settings), fresh_server)
+    data = engine.suite_data(entries, out)
+    return SuiteResult(data, out, tuple(write_suite_reports(data, out)))
+
+
+async def run_suite_async(
+    plans: Sequence[str | Path] = (), variants: Sequence[Variant] | str | Path | None = None,
+    options: RunOptions | None = None, *, repeats: int = 3, output: str | Path | None = None,
+    fresh_server: bool = False, resume: str | Path | None = None,
+    observer: BenchObserver | None = None, **settings: Any,
+) -> SuiteResult:
+    """Async twin of :func:`run_suite` (the suite runs in a thread, each bench in its own
+    event loop there)."""
+    return await asyncio.to_thread(
+        run_suite, plans, variants, options, repeats=repeats, output=output,
+        fresh_server=fresh_server, resume=resume, observer=observer, **settings)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import aetherflow.api as api
+import aetherflow as api
+from aetherflow.bench import Variant
 from aetherflow.emulator import run_emulator_in_subprocess
 from aetherflow.errors import ConfigError
 from aetherflow.execution import RunOptions
@@ -57,3 +58,25 @@ def test_settings_given_both_ways_or_unknown_are_errors(tmp_path: Path) -> None:
         api.run_plan(_plan(tmp_path), colour="red")
     with pytest.raises(ConfigError, match="give a plan"):
         api.run_plan()
+
+
+def test_run_suite_writes_its_result_and_resumes(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    plan = _plan(tmp_path)
+    variants = [Variant(name="short", set={"max_tokens": 8}),
+                Variant(name="long", set={"max_tokens": 32})]
+    with run_emulator_in_subprocess() as emu:
+        suite = api.run_suite([plan], variants, repeats=2, output=tmp_path / "s",
+                              provider="openai", emulator_url=emu.url)
+        again = api.run_suite(resume=tmp_path / "s")  # everything finished: reused
+    assert [b.variant for b in suite.data.benches] == ["short", "long"]
+    assert {f.name for f in suite.files} == {"suite_data.json", "comparison_report.md",
+                                             "comparison_report.html"}
+    out = suite.data.comparisons[0].comparison.row("output_tokens_mean")
+    assert out is not None and out.estimate.b_value is not None \
+        and out.estimate.a_value is not None and out.estimate.b_value > out.estimate.a_value
+    assert again.data == suite.data
+    assert api.load_result(tmp_path / "s") == suite.data
+    with pytest.raises(ConfigError, match="give no plans"):
+        api.run_suite([plan], resume=tmp_path / "s")

@@ -192,7 +192,7 @@ def test_suite_page_all_missing_is_annotated() -> None:
 
 def test_suite_cli_writes_md_and_html(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(suite_cli, "load_variants", lambda _p: [Variant(name="seq")])
-    monkeypatch.setattr(suite_cli, "run_suite", lambda *_a: _entries())
+    monkeypatch.setattr("aetherflow.bench.suite.run_suite", lambda *_a: _entries())
     res = CliRunner().invoke(_app(suite_cli), ["suite", "plan.json", "-o", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "comparison_report.md").read_text(encoding="utf-8").startswith(

@@ -1,9 +1,10 @@
-"""Benchmarks: repeat a plan (``bench``), run plan × variant grids (``suite``), compare."""
+"""Benchmarks: repeat a plan (``bench``), run plan × variant grids (``suite``), compare two
+benches, and the focused A/B benchmarks. This code produces results (the models of
+:mod:`aetherflow.results`); :mod:`aetherflow.report` renders them."""
 
 from aetherflow.bench.aggregate import compute_aggregates
 from aetherflow.bench.compare import (
     METRICS,
-    ComparisonData,
     FailRule,
     compare_benches,
     evaluate_rules,
@@ -11,7 +12,6 @@ from aetherflow.bench.compare import (
 )
 from aetherflow.bench.overlay import VALID_KEYS, apply_overlay, parse_overlay
 from aetherflow.bench.runner import (
-    BENCH_DATA_FILE,
     BenchObserver,
     BenchSpec,
     build_benchmark_data,
@@ -20,20 +20,23 @@ from aetherflow.bench.runner import (
     write_benchmark_data,
 )
 from aetherflow.bench.sources import bench_from_runs, resolve_bench
-from aetherflow.results.bench import BENCH_SCHEMA_VERSION, BenchmarkData, BenchMeta, Thresholds
+from aetherflow.bench.suite import (
+    SuiteEntry,
+    Variant,
+    load_variants,
+    resume_suite,
+    run_suite,
+    suite_data,
+)
 
 __all__ = [
-    "BENCH_DATA_FILE",
-    "BENCH_SCHEMA_VERSION",
     "METRICS",
     "VALID_KEYS",
-    "BenchMeta",
     "BenchObserver",
     "BenchSpec",
-    "BenchmarkData",
-    "ComparisonData",
     "FailRule",
-    "Thresholds",
+    "SuiteEntry",
+    "Variant",
     "apply_overlay",
     "bench_from_runs",
     "build_benchmark_data",
@@ -41,9 +44,13 @@ __all__ = [
     "compute_aggregates",
     "evaluate_rules",
     "load_benchmark_data",
+    "load_variants",
     "parse_fail_if",
     "parse_overlay",
     "resolve_bench",
+    "resume_suite",
     "run_bench_async",
+    "run_suite",
+    "suite_data",
     "write_benchmark_data",
 ]

@@ -123,12 +123,14 @@ class BenchProgress:
 
 
 def _run_bench(spec: BenchSpec, quiet: bool, console: Console, resume: bool) -> BenchmarkData:
-    from aetherflow.bench.runner import run_bench_async
+    """:func:`aetherflow.api.bench_spec_async` (reports written) under the signal handler,
+    with progress bars unless ``quiet``."""
+    from aetherflow.api import bench_spec_async
 
     if quiet:
-        return run_until_signal(run_bench_async(spec, resume=resume))
+        return run_until_signal(bench_spec_async(spec, resume=resume)).data
     with BenchProgress(console) as progress:
-        return run_until_signal(run_bench_async(spec, observer=progress, resume=resume))
+        return run_until_signal(bench_spec_async(spec, resume=resume, observer=progress)).data
 
 
 def make_executor(console: Console, quiet: bool,
@@ -139,16 +141,9 @@ def make_executor(console: Console, quiet: bool,
     shared options); a resumed bench runs with the spec it recorded."""
 
     def execute(spec: BenchSpec, resume: bool = False) -> BenchmarkData:
-        from aetherflow.bench.runner import load_bench_spec
-        from aetherflow.report import write_bench_reports
-
-        if resume:
-            spec = load_bench_spec(spec.output)[0]
-        elif prepare is not None:
+        if not resume and prepare is not None:
             spec = prepare(spec)
-        data = _run_bench(spec, quiet, console, resume)
-        write_bench_reports(data, spec.output)
-        return data
+        return _run_bench(spec, quiet, console, resume)
 
     return execute
 

@@ -17,7 +17,7 @@ from aetherflow.cli.help import Command
 from aetherflow.errors import ConfigError
 
 if TYPE_CHECKING:
-    from aetherflow.results.comparison import ComparisonData, FailIfMode
+    from aetherflow.results.comparison import ComparisonData
 
 __all__ = ["FAIL_IF_MODES", "compare_command", "register", "render_comparison_table"]
 
@@ -63,37 +63,25 @@ def compare_command(
 
     Example: aetherflow compare base-label new-label --fail-if 'ttft_p50>+10%'
     """
-    from aetherflow.bench.compare import (
-        compare_benches,
-        default_comparison_dir,
-        evaluate_rules,
-        parse_fail_if,
-    )
-    from aetherflow.bench.sources import resolve_benches
-    from aetherflow.report.comparison import COMPARISON_HTML, write_comparison
+    from aetherflow.api import compare
+    from aetherflow.report.comparison import COMPARISON_HTML, COMPARISON_MD
 
     if fail_if_mode not in FAIL_IF_MODES:
         raise ConfigError(f"--fail-if-mode {fail_if_mode!r}: expected one of "
                           f"{', '.join(FAIL_IF_MODES)}")
-    mode: FailIfMode = "point" if fail_if_mode == "point" else "significant"
-    rules = [parse_fail_if(e) for e in fail_if]  # bad expressions fail before any work
-    bench_a, bench_b = resolve_benches(a, b)
-    data = compare_benches(bench_a, bench_b, a, b)
-    if rules:
-        data.fail_if = evaluate_rules(data, rules, mode)
-        data.fail_if_mode = mode
-    out_dir = output or default_comparison_dir(bench_a, bench_b, a, b)
-    md = write_comparison(data, out_dir, bench_a, bench_b)
+    result = compare(a, b, fail_if=fail_if, mode=fail_if_mode, output=output)
+    data, out_dir = result.data, result.directory
     lines = [f"--fail-if {f.expression}: {'TRIGGERED' if f.triggered else 'ok'} ({f.detail})"
              for f in data.fail_if]
-    lines.append(f"wrote {md.name}, {COMPARISON_HTML} and comparison_data.json into {out_dir}")
+    lines.append(f"wrote {COMPARISON_MD}, {COMPARISON_HTML} and comparison_data.json into "
+                 f"{out_dir}")
     wrapped = [w for line in lines
                for w in textwrap.wrap(line, TABLE_WIDTH, subsequent_indent="  ",
                                       break_on_hyphens=False)]
     typer.echo("\n".join([render_comparison_table(data), "", *wrapped]), err=as_json)
     if as_json:
         print_json(data.model_dump(mode="json"))
-    raise typer.Exit(1 if any(f.triggered for f in data.fail_if) else 0)
+    raise typer.Exit(1 if result.triggered else 0)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,9 +5,8 @@ Light at import: the execution engine, the plan loader and rich load when the co
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -27,8 +26,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from aetherflow.execution.observer import RunObserver
+    from aetherflow.execution.runner import RunOptions
     from aetherflow.results.run import RunRecord
-    from aetherflow.store.history import HistoryStore
 
 __all__ = ["register", "run_command", "run_until_signal"]
 
@@ -62,28 +61,26 @@ def run_command(
 
     Example: aetherflow run examples/plans/calculator.json --repairs 1
     """
+    from aetherflow.api import run_plan_async
     from aetherflow.errors import RunDirectoryError
     from aetherflow.execution.observer import NullObserver
-    from aetherflow.store.history import HistoryStore
 
     console = human_console()
     if (plan is None) == (resume is None):
         raise ConfigError("give a PLAN to run, or --resume DIR to continue one")
     observer: RunObserver = NullObserver() if quiet else _live(console)
     where = resume or output
-    with terminate_as_interrupt(), HistoryStore() as store:  # a broken history fails first
+    with terminate_as_interrupt():
         try:
             if resume is not None:
-                from aetherflow.execution.runner import resume_run_async
-
                 overrides = {**flags.given(), **({"apply": True} if apply else {})}
-                coro = resume_run_async(resume, overrides=overrides, observer=observer,
-                                        history=store)
+                coro = run_plan_async(resume=resume, observer=observer, **overrides)
             else:
                 assert plan is not None
-                where, coro = _new_run(console, plan, output, label, apply, flags, observer,
-                                       store)
-            record, run_dir = run_until_signal(coro)
+                where, options = _new_run(console, plan, output, label, apply, flags)
+                coro = run_plan_async(plan, options, observer=observer)
+            result = run_until_signal(coro)
+            record, run_dir = result.record, result.run_dir
         except KeyboardInterrupt:
             resume_with = f"aetherflow run --resume {where}" if where else None
             raise exit_interrupted(console, "run", where, resume_with) from None
@@ -102,19 +99,17 @@ def _live(console: Console) -> RunObserver:
 
 
 def _new_run(console: Console, plan: Path, output: Path | None, label: str | None,
-             apply: bool, flags: RunFlags, observer: RunObserver, store: HistoryStore,
-             ) -> tuple[Path, Coroutine[Any, Any, tuple[RunRecord, Path]]]:
-    """Check the plan (warnings printed), then the coroutine that runs it, and where."""
+             apply: bool, flags: RunFlags) -> tuple[Path, RunOptions]:
+    """Check the plan (warnings printed); where the run goes and its options."""
     from aetherflow.execution.rundir import default_run_dir
-    from aetherflow.execution.runner import RunOptions, run_plan_async
+    from aetherflow.execution.runner import RunOptions
     from aetherflow.plan import check_plan_file, plan_warnings
 
     checked = check_plan_file(plan).raise_for_errors()
     for problem in plan_warnings(checked):
         console.print(f"warning: {plan}: {problem}", highlight=False, markup=False)
     where = output or default_run_dir(checked.task_id)
-    options = flags.apply(RunOptions(output=where, label=label, apply=apply))
-    return where, run_plan_async(plan, options, observer=observer, history=store)
+    return where, flags.apply(RunOptions(output=where, label=label, apply=apply))
 
 
 def _report(console: Console, record: RunRecord, run_dir: Path, *, quiet: bool,

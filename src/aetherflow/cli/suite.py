@@ -1,9 +1,8 @@
 """``aetherflow suite PLAN... [--variants FILE]``: a bench per plan × variant, compared.
 
-``suite --resume DIR`` continues an interrupted suite. Light at import: the bench engine
-and the reports load when the command runs (through :func:`load_variants`,
-:func:`run_suite` and :func:`resume_suite`, thin wrappers over
-:mod:`aetherflow.bench.suite`).
+``suite --resume DIR`` continues an interrupted suite. The work is
+:func:`aetherflow.api.run_suite` (with this command's progress bars); light at import: the
+bench engine and the reports load when the command runs.
 """
 
 from __future__ import annotations
@@ -28,12 +27,11 @@ from aetherflow.errors import ConfigError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from aetherflow.bench.suite import SuiteEntry, SuiteExecutor, Variant
+    from aetherflow.bench.suite import Variant
     from aetherflow.execution.runner import RunOptions
     from aetherflow.results.suite import SuiteData
 
-__all__ = ["load_variants", "register", "resume_suite", "run_suite", "suite_command",
-           "suite_summary"]
+__all__ = ["load_variants", "register", "suite_command", "suite_summary"]
 
 
 def load_variants(path: Path | None) -> list[Variant]:
@@ -41,22 +39,6 @@ def load_variants(path: Path | None) -> list[Variant]:
     from aetherflow.bench import suite
 
     return suite.load_variants(path)
-
-
-def run_suite(plans: list[Path], variants: list[Variant], out: Path, repeats: int,
-              execute: SuiteExecutor, options: RunOptions | None = None,
-              fresh_server: bool = False) -> list[SuiteEntry]:
-    """:func:`aetherflow.bench.suite.run_suite`."""
-    from aetherflow.bench import suite
-
-    return suite.run_suite(plans, variants, out, repeats, execute, options, fresh_server)
-
-
-def resume_suite(out: Path, execute: SuiteExecutor) -> list[SuiteEntry]:
-    """:func:`aetherflow.bench.suite.resume_suite`."""
-    from aetherflow.bench import suite
-
-    return suite.resume_suite(out, execute)
 
 
 def suite_summary(data: SuiteData, out: Path) -> dict[str, Any]:
@@ -94,14 +76,6 @@ def _announce(console: Console, quiet: bool) -> Any:
     return before
 
 
-def _write_reports(entries: list[SuiteEntry], out: Path) -> tuple[SuiteData, Path]:
-    from aetherflow.bench.suite import suite_data
-    from aetherflow.report.suite import write_suite_reports
-
-    data = suite_data(entries, out)
-    return data, write_suite_reports(data, out)[1]
-
-
 @with_bench_flags
 def suite_command(
     plans: list[Path] = typer.Argument(None, metavar="PLAN...", help="Plan files (JSON).",
@@ -132,6 +106,8 @@ def suite_command(
 
     Example: aetherflow suite examples/plans/*.json --variants variants.toml -n 3
     """
+    from aetherflow.api import run_suite
+
     console = human_console()
     plans = plans or []
     if resume is not None:
@@ -155,18 +131,18 @@ def suite_command(
 
     with terminate_as_interrupt():
         try:
-            entries = (resume_suite(out, execute) if resume is not None else
-                       run_suite(plans, chosen, out, 3 if repeat is None else repeat,
-                                 execute, _options(flags), flags.fresh_server))
-            data, report = _write_reports(entries, out)
+            result = (run_suite(resume=out, execute=execute) if resume is not None else
+                      run_suite(plans, chosen, _options(flags), output=out,
+                                repeats=3 if repeat is None else repeat,
+                                fresh_server=flags.fresh_server, execute=execute))
         except KeyboardInterrupt:
             raise exit_interrupted(console, "suite", out,
                                    f"aetherflow suite --resume {out}") from None
     print_where(console, "suite directory:", out)
-    console.print(f"  ({len(entries)} benches; {report.name}, comparison_report.html, "
+    console.print(f"  ({len(result.data.benches)} benches; comparison_report.md and .html, "
                   "suite_data.json)", highlight=False)
     if as_json:
-        print_json(suite_summary(data, out))
+        print_json(suite_summary(result.data, out))
 
 
 def _default_dir() -> Path:

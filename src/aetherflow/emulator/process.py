@@ -7,9 +7,12 @@ import contextlib
 import selectors
 import subprocess
 import sys
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from aetherflow.emulator.profile import EmulatorProfile
 from aetherflow.emulator.server import BASE_PATHS, EmulatorServer, ensure_loopback
@@ -18,6 +21,8 @@ from aetherflow.errors import ConfigError, ProviderUnavailableError
 __all__ = ["EmulatorProcess", "describe", "run_emulator_in_subprocess", "serve_forever"]
 
 READY_PREFIX = "emulator listening on "
+#: Lines of the child's output kept (the rest is read and dropped).
+LOG_TAIL_LINES = 200
 
 
 def describe(emu: EmulatorServer) -> list[str]:
@@ -58,6 +63,9 @@ class EmulatorProcess:
 
     url: str
     pid: int
+    #: The last lines the child wrote (stdout and stderr), for diagnostics.
+    log_tail: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES),
+                                 compare=False, repr=False)
 
     def base_url(self, provider: str) -> str:
         """Base URL of ``provider`` on this emulator."""
@@ -86,6 +94,14 @@ def _command(profile_path: str | Path | None, host: str, port: int, seed: int | 
     return cmd
 
 
+def _drain(pipe: IO[str], tail: deque[str]) -> None:
+    """Read the child's output until it closes, keeping the last lines. Without a reader a
+    full pipe (64 KiB of logged disconnections) would block the emulator mid-request."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in pipe:
+            tail.append(line.rstrip("\n"))
+
+
 @contextlib.contextmanager
 def run_emulator_in_subprocess(
     profile_path: str | Path | None = None,
@@ -104,7 +120,12 @@ def run_emulator_in_subprocess(
     )
     try:
         url = _read_ready_line(proc, timeout)
-        yield EmulatorProcess(url=url, pid=proc.pid)
+        emu = EmulatorProcess(url=url, pid=proc.pid)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                threading.Thread(target=_drain, args=(pipe, emu.log_tail), daemon=True,
+                                 name="emulator-log").start()
+        yield emu
     finally:
         proc.terminate()
         try:

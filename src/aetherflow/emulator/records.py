@@ -50,6 +50,9 @@ class RequestRecord:
     received_clock_ns: int | None = None
     stall_ms: float = 0.0
     completed: bool = False
+    #: The client closed the connection before the reply was whole (a killed or cancelled
+    #: client); the emulator stops writing and logs nothing, as a real server does.
+    client_gone: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

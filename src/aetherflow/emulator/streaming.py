@@ -93,22 +93,25 @@ async def _send_tokens(ex: Exchange, resp: web.StreamResponse) -> str:
 async def send_stream(ex: Exchange) -> web.StreamResponse:
     """Stream the reply as SSE, writing (and flushing) each frame on its deadline."""
     resp = web.StreamResponse(status=200, headers=_SSE_HEADERS)
-    await resp.prepare(ex.request)
     try:
+        await resp.prepare(ex.request)
         for frame in ex.wire.preamble(ex.ctx):
             await resp.write(frame)
         outcome = await _send_tokens(ex, resp)
+        if outcome in ("go", "end_cut"):
+            for frame in ex.wire.finish(ex.ctx):
+                await resp.write(frame)
+        if outcome == "go":
+            for frame in ex.wire.end_marker(ex.ctx):
+                await resp.write(frame)
+            ex.record.completed = True
+        await resp.write_eof()
     except _Closed:
         abort_connection(ex.request)
         return resp
-    if outcome in ("go", "end_cut"):
-        for frame in ex.wire.finish(ex.ctx):
-            await resp.write(frame)
-    if outcome == "go":
-        for frame in ex.wire.end_marker(ex.ctx):
-            await resp.write(frame)
-        ex.record.completed = True
-    await resp.write_eof()
+    except ConnectionResetError:  # aiohttp's ClientConnectionResetError: the client left
+        ex.record.client_gone = True
+        return resp
     ex.record.end_offset_ms = (time.perf_counter() - ex.start) * 1000.0
     return resp
 
