@@ -30,8 +30,8 @@ stream's last chunk, so both are in the log when the stream ends.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-import functools
 import os
 import re
 import sys
@@ -141,21 +141,31 @@ def _quiet_stderr() -> Iterator[None]:
 
 
 _VOCAB_LOCK = threading.Lock()
+_VOCABS: dict[str, Any] = {}
 
 
-@functools.lru_cache(maxsize=8)
-def _load_vocab(model_path: str) -> Any:
-    from llama_cpp import Llama
-
-    with _quiet_stderr():  # llama.cpp's C code logs context warnings to fd 2
-        return Llama(model_path=model_path, vocab_only=True, verbose=False)
+def _close_vocabs() -> None:
+    """Free the tokenizers before the interpreter tears llama_cpp down (its destructor then
+    finds its C functions gone and prints a traceback at every exit)."""
+    while _VOCABS:
+        _, vocab = _VOCABS.popitem()
+        with contextlib.suppress(Exception):
+            vocab.close()
 
 
 def shared_vocab(model_path: Path) -> Any:
     """The model's tokenizer (vocab only, in-process), loaded once per model path and
     process: every provider (and every run of a bench) on that model shares it."""
+    key = str(Path(model_path).resolve())
     with _VOCAB_LOCK:
-        return _load_vocab(str(Path(model_path).resolve()))
+        if key not in _VOCABS:
+            from llama_cpp import Llama
+
+            if not _VOCABS:
+                atexit.register(_close_vocabs)
+            with _quiet_stderr():  # llama.cpp's C code logs context warnings to fd 2
+                _VOCABS[key] = Llama(model_path=key, vocab_only=True, verbose=False)
+        return _VOCABS[key]
 
 
 class LocalProvider(OpenAICompatibleProvider):
