@@ -166,3 +166,32 @@ def test_a_missing_project_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"does not exist|no such"):
         _run(tmp_path, GOOD, project=tmp_path / "nope")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.local_model
+def test_the_example_project_plan_on_the_embedded_model(tmp_path: Path) -> None:
+    """The same plan on SmolLM2 (a real model): whatever it answers, each step's status
+    comes from executed checks on the changed project (or an assignment that failed with
+    its reason), the refactoring step saw the file, and the project is left alone."""
+    project = _project(tmp_path)
+    before = _snapshot(project)
+
+    async def go() -> RunRecord:
+        options = RunOptions(provider="local", max_tokens=256, repairs=0,
+                             output=tmp_path / "run", project=project)
+        record, _ = await run_plan_async(PLAN, options)
+        return record
+
+    record = asyncio.run(go())
+    assert record.status in ("passed", "failed"), record.status
+    for step in record.steps:
+        executed = [v for v in step.validation if v.method == "executed"]
+        assert step.status in ("passed", "failed")
+        assert executed or (step.status == "failed" and step.reason), (step.step_id,
+                                                                       step.reason)
+        if step.status == "passed":
+            assert all(v.status == "passed" for v in executed)
+    prompt = json.dumps(step_prompts(tmp_path / "run" / "journal.jsonl")
+                        ["refactor_order_total"])
+    assert "customer_type ==" in prompt
+    assert _snapshot(project) == before
