@@ -324,3 +324,13 @@ def test_nothing_measured_says_na_in_every_chart() -> None:
             plt.close(f)
     page = render_html(data)
     assert_self_contained(page, 4)
+
+
+def test_output_rate_is_a_provider_column_only(full: BenchmarkData) -> None:
+    md = render_markdown(full)
+    provider = md[md.index("## Per provider"):md.index("## Per task type")]
+    per_type = md[md.index("## Per task type"):md.index("## Per step")]
+    header = next(line for line in provider.splitlines() if line.startswith("| key"))
+    assert header.endswith("| output tokens / s |")
+    assert "the provider's output tokens over the measured runs' wall time" in provider
+    assert "output tokens / s" not in per_type

@@ -493,10 +493,13 @@ def _throughput_goodput(data: BenchmarkData) -> Section:
 
 _GROUP_HEADER = ["key", "steps", "pass rate (n)", "unvalidated", "first try", "attempts (failed)",
                  "step time p50 ms", "TTFT p50 ms", "TTFT p95 ms", "TTR p50 ms", "TPOT p50 ms",
-                 "output tokens", "cost", "passed / failed / skipped", "output tokens / s"]
+                 "output tokens", "cost", "passed / failed / skipped"]
 
 
-def _groups(key: str, title: str, groups: Sequence[GroupStats]) -> Section:
+def _groups(key: str, title: str, groups: Sequence[GroupStats],
+            throughput: bool = False) -> Section:
+    """One row per group; ``throughput`` adds output tokens / s (a provider's output tokens
+    over the runs' wall time: per task type or per step that would be the rate of nothing)."""
     rows = [[
         g.key, str(g.steps),
         f"{fmt_pct(g.pass_rate)} ({g.steps_passed + g.steps_failed + g.steps_skipped})",
@@ -507,13 +510,18 @@ def _groups(key: str, title: str, groups: Sequence[GroupStats]) -> Section:
         fmt_num(g.latency.tpot_ms.p50, 2), fmt_tokens(g.tokens_output),
         fmt_usd(g.cost_usd) if g.cost_usd is not None else na(g.cost_note),
         f"{g.steps_passed} / {g.steps_failed} / {g.steps_skipped}",
-        fmt_num(g.output_tokens_per_s),
+        *([fmt_num(g.output_tokens_per_s)] if throughput else []),
     ] for g in groups]
+    header = [*_GROUP_HEADER, *(["output tokens / s"] if throughput else [])]
     blocks: list[Block] = [Paragraph("Latency columns: all attempts."),
-                           Table(_GROUP_HEADER, rows) if rows else Paragraph("n/a (no steps)")]
-    if rows and any(g.output_tokens_per_s is None for g in groups):
-        blocks.append(Paragraph("output tokens / s n/a: not computed for this data, or no "
-                                "output token count measured in the group.", "note"))
+                           Table(header, rows) if rows else Paragraph("n/a (no steps)")]
+    if throughput and rows:
+        blocks.append(Paragraph("output tokens / s: the provider's output tokens over the "
+                                "measured runs' wall time (sum of makespans)."
+                                + (" n/a where an attempt's output tokens were not measured "
+                                   "or no run has a makespan."
+                                   if any(g.output_tokens_per_s is None for g in groups)
+                                   else ""), "note"))
     return Section(key, title, blocks)
 
 
@@ -627,7 +635,7 @@ def bench_sections(data: BenchmarkData) -> list[Section]:
     return [
         _setup(data), _global(data), _analysis(data), _quality(data), _verdicts(data),
         *_latency(data), _throughput_goodput(data),
-        _groups("per-provider", "Per provider", a.per_provider),
+        _groups("per-provider", "Per provider", a.per_provider, throughput=True),
         _groups("per-task-type", "Per task type", a.per_task_type),
         _groups("per-step", "Per step", a.per_step),
         _structure(data), _tokens_cost(data), _cache(data), _runs(data),
