@@ -23,7 +23,7 @@ The script always exits 0: the goals are informational.
 
     PYTHONPATH=src .venv/bin/python benchmarks/run_path_overhead.py \
         [--sizes 100,1000,2000,10000] [--rounds 1] [--timeout 600] [--concurrency 32] \
-        [--tokens 30] [--shape independent|chain|fanin] [--json OUT]
+        [--tokens 30] [--shape independent|chain|fanin] [--json OUT] [--work-dir DIR]
 
 See also ``harness_overhead.py``: one attempt's client overhead only (no executor, no records).
 """
@@ -35,7 +35,6 @@ import contextlib
 import json
 import os
 import shlex
-import shutil
 import signal
 import statistics
 import subprocess
@@ -54,6 +53,7 @@ from aetherflow.emulator import run_emulator_in_subprocess
 __all__ = [
     "ChildResult",
     "SideResult",
+    "file_create_us",
     "main",
     "measure_child",
     "write_plan",
@@ -66,6 +66,17 @@ SRC_DIR = Path(aetherflow.__file__).resolve().parents[1]
 GOAL_RATIO_SIZE, GOAL_RATIO = 2000, 0.5
 GOAL_MEMORY_SIZE, GOAL_MEMORY_MB = 10_000, 500.0
 GOAL_CPU_GROWTH = 1.2
+#: What the file-creation probe printed at the start means.
+FILE_CREATE_NOTE = (
+    "on this VM's ext4 about 30 us normally, 0.4-1 ms in a folder near thousands of files "
+    "deleted in the last minutes, e.g. /tmp after a test run")
+#: Why no round deletes its files before the next one runs.
+KEEP_FILES_NOTE = (
+    "work directories are deleted when the benchmark ends, not between runs: for some "
+    "seconds after a directory tree is deleted, ext4 allocates inodes near the freed ones "
+    "slowly (perf: recently_deleted() in find_inode_bit(), ~0.5 ms per file created instead "
+    "of ~0.03 ms), so deleting one run's thousands of files would make the next run pay for "
+    "the benchmark's own clean-up")
 
 
 # --------------------------------------------------------------------------- inputs
@@ -115,6 +126,16 @@ def write_plan(path: Path, steps: int, shape: str = "independent", fan_width: in
     return path
 
 
+def file_create_us(folder: Path, files: int = 200) -> float:
+    """Microseconds per small file created in a new ``folder`` (the machine's state: the
+    same filesystem can take 30 us or 1 ms per file depending on recent deletions)."""
+    folder.mkdir(parents=True)
+    t0 = time.perf_counter()
+    for i in range(files):
+        (folder / f"f{i:04d}.md").write_text("x" * 64)
+    return (time.perf_counter() - t0) * 1e6 / files
+
+
 # --------------------------------------------------------------------------- measuring a child
 @dataclass(frozen=True)
 class ChildResult:
@@ -125,6 +146,7 @@ class ChildResult:
     wall_s: float
     cpu_s: float
     peak_rss_mb: float
+    sys_s: float
     stdout: str
     stderr: str
 
@@ -180,6 +202,7 @@ def measure_child(cmd: list[str], env: dict[str, str], timeout_s: float,
         returncode=proc.returncode if finished else None,
         wall_s=wall,
         cpu_s=usage.ru_utime + usage.ru_stime,
+        sys_s=usage.ru_stime,
         peak_rss_mb=(peak["kb"] or usage.ru_maxrss) / 1024.0,  # kilobytes on Linux
         stdout=out_path.read_text(errors="replace"),
         stderr=err_path.read_text(errors="replace"),
@@ -217,6 +240,7 @@ class SideResult:
     returncode: int | None
     problem: str | None = None
     step_statuses: dict[str, int] = field(default_factory=dict)
+    sys_s: float = 0.0
 
     @property
     def req_per_s(self) -> float | None:
@@ -292,10 +316,10 @@ def _run_side(bench: Bench, side: str, steps: int) -> SideResult:
         cpu_s=child.cpu_s, peak_rss_mb=child.peak_rss_mb, served=served,
         emulator_cpu_s=(emu_cpu1 - emu_cpu0
                         if emu_cpu0 is not None and emu_cpu1 is not None else None),
-        returncode=child.returncode,
+        returncode=child.returncode, sys_s=child.sys_s,
     )
     _check(result, child, work)
-    shutil.rmtree(work, ignore_errors=True)
+    # The work directory stays until the whole benchmark ends (see KEEP_FILES_NOTE).
     return result
 
 
@@ -352,6 +376,8 @@ class SizeSummary:
             "req_per_s": self._median([r.req_per_s for r in runs]),
             "cpu_ms_per_req": self._median([r.cpu_ms_per_req for r in runs]),
             "net_cpu_ms_per_req": self._median(net),
+            "sys_ms_per_req": self._median([r.sys_s * 1000.0 / r.requests if r.finished
+                                            else None for r in runs]),
             "peak_rss_mb": max(r.peak_rss_mb for r in runs),
             "wall_s": statistics.median(r.wall_s for r in runs),
             "emulator_cpu_ms_per_req": self._median([r.emulator_cpu_ms_per_req for r in runs]),
@@ -375,12 +401,12 @@ def _row(steps: int, side: str, fig: dict[str, Any], timeout_s: float) -> str:
         return f"{steps:>7,}  {side:<11} {rate}  peak {fig['peak_rss_mb']:.0f} MB so far"
     return (f"{steps:>7,}  {side:<11}{fig['wall_s']:>9.2f}{_fmt(fig['req_per_s'], '>9.1f')}"
             f"{_fmt(fig['cpu_ms_per_req'], '>12.2f')}{_fmt(fig['net_cpu_ms_per_req'], '>13.2f')}"
-            f"{fig['peak_rss_mb']:>9.1f}"
+            f"{_fmt(fig['sys_ms_per_req'], '>12.2f')}{fig['peak_rss_mb']:>9.1f}"
             f"{_fmt(fig['emulator_cpu_ms_per_req'], '>15.2f')}")
 
 
 HEADER = (f"{'steps':>7}  {'side':<11}{'wall s':>9}{'req/s':>9}{'CPU ms/req':>12}"
-          f"{'net ms/req':>13}{'peak MB':>9}{'emu CPU ms/req':>15}")
+          f"{'net ms/req':>13}{'sys ms/req':>12}{'peak MB':>9}{'emu CPU ms/req':>15}")
 
 
 def _uptime() -> str:
@@ -447,19 +473,32 @@ def _growth(summaries: dict[int, SizeSummary]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- driver
-def _startup(bench: Bench) -> dict[str, dict[str, float]]:
-    """One request each: mostly interpreter start-up and imports.
+STARTUP_SAMPLES = 5
+
+
+def _startup(bench: Bench, samples: int = STARTUP_SAMPLES) -> dict[str, dict[str, float]]:
+    """One request each, ``samples`` times interleaved, medians: mostly interpreter start-up
+    and imports.
 
     Its CPU is subtracted for the "net ms/req" column, which is what the growth goal uses:
     start-up would otherwise make the small plans look dearer per request than they are.
+    At 100 steps start-up is most of the CPU, so one sample's noise (tens of ms) would swing
+    the net figure by tenths of a millisecond per request: hence the median of several.
     """
-    out = {}
-    for side in ("minimal", "aetherflow"):
-        r = _run_side(bench, side, 1)
-        out[side] = {"wall_s": r.wall_s, "cpu_ms": r.cpu_s * 1000, "peak_rss_mb": r.peak_rss_mb}
-    print("start-up (a 1-request run; included in every figure below): " + "; ".join(
-        f"{s} {v['wall_s']:.2f} s wall, {v['cpu_ms']:.0f} ms CPU, {v['peak_rss_mb']:.0f} MB"
-        for s, v in out.items()))
+    runs: dict[str, list[SideResult]] = {"minimal": [], "aetherflow": []}
+    for i in range(samples):
+        for side in ("minimal", "aetherflow") if i % 2 == 0 else ("aetherflow", "minimal"):
+            runs[side].append(_run_side(bench, side, 1))
+    out = {side: {"wall_s": statistics.median(r.wall_s for r in rs),
+                  "cpu_ms": statistics.median(r.cpu_s for r in rs) * 1000,
+                  "cpu_ms_min": min(r.cpu_s for r in rs) * 1000,
+                  "cpu_ms_max": max(r.cpu_s for r in rs) * 1000,
+                  "peak_rss_mb": max(r.peak_rss_mb for r in rs)}
+           for side, rs in runs.items()}
+    print(f"start-up (a 1-request run, median of {samples}; included in every figure below): "
+          + "; ".join(f"{s} {v['wall_s']:.2f} s wall, {v['cpu_ms']:.0f} ms CPU "
+                      f"({v['cpu_ms_min']:.0f}-{v['cpu_ms_max']:.0f}), "
+                      f"{v['peak_rss_mb']:.0f} MB" for s, v in out.items()))
     return out
 
 
@@ -485,7 +524,9 @@ def _rounds(bench: Bench, sizes: list[int], rounds: int,
 
 def _report(summaries: dict[int, SizeSummary], timeout_s: float) -> list[dict[str, Any]]:
     print("CPU ms/req = the child's user+sys CPU / requests; net ms/req = the same less the "
-          "1-request run's CPU (start-up); peak MB = the child's max RSS")
+          "1-request run's CPU (start-up); sys ms/req = the kernel's part of CPU ms/req "
+          "(file creation shows here); peak MB = the child's max RSS")
+    print(f"note: {KEEP_FILES_NOTE}")
     print(HEADER)
     rows = []
     for n, s in summaries.items():
@@ -518,6 +559,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         default="independent")
     parser.add_argument("--fan-width", type=int, default=32, help="group size of --shape fanin")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--work-dir", type=Path, default=Path("."),
+                        help="where the runs are written, in a temporary folder removed at "
+                             "the end (default: the current directory, as `aetherflow run` "
+                             "writes ./runs)")
     args = parser.parse_args(argv)
     args.size_list = sorted({int(x) for x in args.sizes.split(",") if x.strip()})
     if not args.size_list or min(args.size_list) < 1 or args.rounds < 1:
@@ -534,8 +579,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"concurrency {args.concurrency}, {args.tokens} streamed tokens per reply, shape "
           f"{args.shape}, rounds {args.rounds}, timeout {args.timeout:.0f} s, zero-latency "
           f"emulator in its own process; every figure is a whole child process")
-    with tempfile.TemporaryDirectory(prefix="run-path-overhead-") as tmp_name:
-        tmp = Path(tmp_name)
+    with tempfile.TemporaryDirectory(prefix=".run-path-overhead-", dir=args.work_dir) as name:
+        tmp = Path(name)
+        create_us = file_create_us(tmp / "probe")
+        print(f"file creation in {args.work_dir.resolve()}: {create_us:.0f} us per file "
+              f"(AetherFlow writes one file per step; {FILE_CREATE_NOTE})")
         profile = zero_latency_profile(tmp / "zero.json", args.tokens)
         with run_emulator_in_subprocess(profile) as emu:
             bench = Bench(emu.url, emu.pid, _child_env(), args.concurrency, args.timeout,
@@ -552,6 +600,7 @@ def main(argv: list[str] | None = None) -> int:
             "uptime_start": start_uptime, "uptime_end": end_uptime,
             "concurrency": args.concurrency, "tokens": args.tokens, "shape": args.shape,
             "rounds": args.rounds, "timeout_s": args.timeout, "startup": startup,
+            "work_dir": str(args.work_dir.resolve()), "file_create_us": create_us,
             "sizes": rows, "cpu_growth": goals[0]["growth"], "goals": goals,
         }, indent=2))
         print(f"figures written to {args.json}")

@@ -26,30 +26,21 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aetherflow.bench.compare import (
-    FAIL_IF_MODES,
-    ComparisonData,
-    FailIfMode,
-    compare_benches,
-    evaluate_rules,
-    parse_fail_if,
-)
-from aetherflow.bench.runner import BenchObserver, BenchSpec, load_bench_spec
-from aetherflow.bench.runner import run_bench_async as _run_bench_async
-from aetherflow.bench.sources import resolve_benches
-from aetherflow.bench.suite import SuiteExecutor, Variant
 from aetherflow.errors import ConfigError
-from aetherflow.execution.observer import RunObserver
 from aetherflow.execution.rundir import default_run_dir
-from aetherflow.execution.runner import RunOptions, resume_run_async
-from aetherflow.execution.runner import run_plan_async as _run_plan_async
-from aetherflow.plan.loader import load_plan
-from aetherflow.results.bench import BenchmarkData
-from aetherflow.results.run import RunRecord
-from aetherflow.results.suite import SuiteData
-from aetherflow.store.history import HistoryStore
+from aetherflow.execution.runner import RunOptions
+
+if TYPE_CHECKING:  # the engines are imported by the functions that use them: `aetherflow
+    # run` starts without the bench, compare and statistics code (numpy included)
+    from aetherflow.bench.compare import ComparisonData
+    from aetherflow.bench.runner import BenchObserver, BenchSpec
+    from aetherflow.bench.suite import SuiteExecutor, Variant
+    from aetherflow.execution.observer import RunObserver
+    from aetherflow.results.bench import BenchmarkData
+    from aetherflow.results.run import RunRecord
+    from aetherflow.results.suite import SuiteData
 
 __all__ = [
     "BenchResult",
@@ -137,6 +128,11 @@ async def run_plan_async(
     """Run ``plan`` (or continue the run directory ``resume``), as ``aetherflow run`` does:
     checks executed, journal kept, the run saved to the history when it starts and however
     it ends. Raises :class:`~aetherflow.errors.AetherFlowError` subclasses for bad input."""
+    from aetherflow.execution.runner import resume_run_async
+    from aetherflow.execution.runner import run_plan_async as _run_plan_async
+    from aetherflow.plan.loader import load_plan
+    from aetherflow.store.history import HistoryStore
+
     if (plan is None) == (resume is None):
         raise ConfigError("give a plan to run, or resume= a run directory to continue")
     store = HistoryStore() if save_history else None
@@ -172,6 +168,8 @@ async def bench_spec_async(spec: BenchSpec, *, resume: bool = False,
     """Run the bench ``spec`` describes (``resume``: continue the bench already in
     ``spec.output`` with the spec it recorded) and write its reports. The building block of
     :func:`run_bench_async` and the suites; the CLI calls it with its progress bars."""
+    from aetherflow.bench.runner import load_bench_spec
+    from aetherflow.bench.runner import run_bench_async as _run_bench_async
     from aetherflow.report import write_bench_reports
 
     if resume:
@@ -191,6 +189,8 @@ async def run_bench_async(
     """Repeat ``plan`` (or continue the bench directory ``resume``) and write its reports,
     as ``aetherflow bench`` does (every run saved to the history)."""
     from aetherflow.bench.overlay import parse_overlay
+    from aetherflow.bench.runner import BenchSpec
+    from aetherflow.plan.loader import load_plan
 
     if resume is not None:
         if plan is not None or settings:
@@ -229,7 +229,16 @@ def compare(a: str | Path | BenchmarkData, b: str | Path | BenchmarkData, *,
     """Compare bench ``b`` with the baseline ``a`` (directories, history references or
     loaded data), evaluate ``fail_if`` rules, and write the comparison files, as
     ``aetherflow compare`` does."""
+    from aetherflow.bench.compare import (
+        FAIL_IF_MODES,
+        FailIfMode,
+        compare_benches,
+        evaluate_rules,
+        parse_fail_if,
+    )
+    from aetherflow.bench.sources import resolve_benches
     from aetherflow.report.comparison import write_comparison
+    from aetherflow.results.bench import BenchmarkData
 
     if mode not in FAIL_IF_MODES:
         raise ConfigError(f"mode {mode!r}: expected one of {', '.join(FAIL_IF_MODES)}")

@@ -289,7 +289,7 @@ def emulated_provider_settings(
     The emulator speaks the provider's own wire format under its base path; no real key is
     needed or sent, and every record of the run is labelled ``emulated``.
     """
-    from aetherflow.emulator.server import BASE_PATHS
+    from aetherflow.emulator.paths import BASE_PATHS
     from aetherflow.providers.presets import with_spec_defaults
 
     path = BASE_PATHS.get("generic" if name == "openai-compatible" else name)

@@ -298,16 +298,19 @@ def test_run_path_overhead_smoke(tmp_path: Path) -> None:
                                                       env.get("PYTHONPATH")]))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run_path_overhead.py"), "--sizes", "20",
-         "--rounds", "1", "--concurrency", "4", "--json", str(out)],
+         "--rounds", "1", "--concurrency", "4", "--json", str(out), "--work-dir",
+         str(tmp_path)],
         capture_output=True, text=True, env=env, timeout=28, check=False,
     )
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     for column in ("wall s", "req/s", "CPU ms/req", "net ms/req", "peak MB", "emu CPU ms/req",
                    "ratio aetherflow/minimal req/s", "uptime at start", "uptime at end",
-                   "goals (informational)"):
+                   "goals (informational)", "us per file"):
         assert column in text, column
     figures = json.loads(out.read_text())
+    assert figures["file_create_us"] > 0 and figures["work_dir"] == str(tmp_path.resolve())
+    assert [p.name for p in tmp_path.iterdir()] == ["figures.json"]  # its folder removed
     (size,) = figures["sizes"]
     assert size["steps"] == 20 and size["aetherflow"]["finished"]
     assert size["aetherflow"]["problems"] == [] and size["minimal"]["problems"] == []

@@ -108,3 +108,16 @@ def test_import_aetherflow_loads_no_engine() -> None:
                          check=True).stdout
     assert out.strip() == ("['aetherflow._lazy', 'aetherflow.metrics', "
                            "'aetherflow.providers', 'aetherflow.results']")
+
+
+def test_the_run_path_loads_no_bench_statistics_or_emulator_server() -> None:
+    """`aetherflow run` pays for what a run needs only: the bench, comparison and
+    statistics code (numpy) and the emulator's server stay unloaded, --emulator included."""
+    code = ("import sys, aetherflow.api\n"
+            "from aetherflow.config import emulated_provider_settings\n"
+            "emulated_provider_settings('openai', 'http://127.0.0.1:1')\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('aetherflow.bench', "
+            "'aetherflow.emulator.server', 'aetherflow.metrics.stats', 'numpy'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from aetherflow.emulator.paths import BASE_PATHS
 from aetherflow.emulator.profile import EmulatorProfile
-from aetherflow.emulator.server import BASE_PATHS, EmulatorServer, ensure_loopback
+from aetherflow.emulator.server import EmulatorServer, ensure_loopback
 from aetherflow.errors import ConfigError, ProviderUnavailableError
 
 __all__ = ["EmulatorProcess", "describe", "run_emulator_in_subprocess", "serve_forever"]

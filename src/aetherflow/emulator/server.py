@@ -16,6 +16,7 @@ from aetherflow.emulator.cache import CacheOutcome, PrefixCache
 from aetherflow.emulator.faults import FaultInjector
 from aetherflow.emulator.latency import plan_timing
 from aetherflow.emulator.parsing import BadRequest, ParsedRequest, parse_body
+from aetherflow.emulator.paths import BASE_PATHS
 from aetherflow.emulator.profile import EmulatorProfile, FaultRule
 from aetherflow.emulator.records import RequestRecord
 from aetherflow.emulator.replies import choose_rule, filler_tokens
@@ -25,7 +26,6 @@ from aetherflow.emulator.wire import DEFAULT_MODEL, StreamContext, UsageTruth, W
 from aetherflow.errors import ConfigError
 
 __all__ = [
-    "BASE_PATHS",
     "MODEL_LIST_PATHS",
     "EmulatorServer",
     "EmulatorState",
@@ -33,16 +33,6 @@ __all__ = [
     "ensure_loopback",
 ]
 
-BASE_PATHS: dict[str, str] = {
-    "generic": "/v1",
-    "openai": "/openai/v1",
-    "deepseek": "/deepseek",
-    "groq": "/groq/openai/v1",
-    "mistral": "/mistral/v1",
-    "anthropic": "/anthropic",
-    "gemini": "/gemini",
-}
-"""Base URL path of each provider (clients append their usual endpoint path)."""
 
 _ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/v1/chat/completions", "generic", "chat"),
