@@ -300,6 +300,25 @@ def test_sse_decoder_matches_the_line_decoder(lines: list[str], cuts: list[int])
     assert got == [(e.event, e.data) for e in parse_sse_lines(lines)]
 
 
+@settings(FUZZ, max_examples=150)
+@given(lines=st.lists(st.one_of(_line_text, st.just(""),
+                                _line_text.map(lambda t: "data: " + t),
+                                _line_text.map(lambda t: "event: " + t)), max_size=20),
+       crlf=st.booleans())
+def test_one_read_per_line_pair_matches_the_line_decoder(lines: list[str], crlf: bool) -> None:
+    """Reads of exactly one line and a blank line (``data: x\n\n``, how servers usually
+    write an event) take the decoder's fast path: the same events as line by line."""
+    end = "\r\n" if crlf else "\n"
+    raw = "".join(line + end for line in lines).encode()
+    pieces, rest = [], raw
+    while rest:  # cut after every second line ending
+        cut = rest.find(b"\n", rest.find(b"\n") + 1) + 1 or len(rest)
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    got = [(e.event, e.data) for e in _decode(pieces)]
+    assert got == [(e.event, e.data) for e in parse_sse_lines(lines)]
+
+
 def test_unterminated_last_event_is_flagged() -> None:
     dec = SSEDecoder()
     assert dec.feed(b'data: {"a": 1}\n\ndata: {"b"') == [SSEEvent("message", '{"a": 1}')]
