@@ -306,7 +306,7 @@ def test_run_path_overhead_smoke(tmp_path: Path) -> None:
     text = proc.stdout
     for column in ("wall s", "req/s", "CPU ms/req", "net ms/req", "peak MB", "emu CPU ms/req",
                    "ratio aetherflow/minimal req/s", "uptime at start", "uptime at end",
-                   "goals (informational)", "us per file"):
+                   "goals (informational)", "us per file", "run ms/req", "sys ms/req"):
         assert column in text, column
     figures = json.loads(out.read_text())
     assert figures["file_create_us"] > 0 and figures["work_dir"] == str(tmp_path.resolve())
@@ -316,3 +316,6 @@ def test_run_path_overhead_smoke(tmp_path: Path) -> None:
     assert size["aetherflow"]["problems"] == [] and size["minimal"]["problems"] == []
     assert size["aetherflow"]["served"] == 20 and size["minimal"]["served"] == 20
     assert size["ratio_req_s"] > 0 and size["aetherflow"]["peak_rss_mb"] > 0
+    # the run's own CPU (run.json sessions[].cpu_ms) is read, and is less than the process's
+    assert 0 < size["aetherflow"]["run_cpu_ms_per_req"] < size["aetherflow"]["cpu_ms_per_req"]
+    assert size["minimal"]["run_cpu_ms_per_req"] is None

@@ -213,6 +213,7 @@ class PlanExecutor:
         checks = settings.check_concurrency or min(4, os.cpu_count() or 1)
         self._check_gate = asyncio.Semaphore(checks)
         self._origin = 0
+        self._cpu_origin = 0.0
         self._outputs: dict[str, str] = {}
         self._results: dict[str, StepRecord] = {}
         self._files = StepFiles({s.id: s.dependencies for s in plan.steps})
@@ -233,6 +234,7 @@ class PlanExecutor:
     async def run(self) -> RunRecord:
         """Execute every step; return the final record (also on cancellation)."""
         self._origin = now_ns()
+        self._cpu_origin = time.process_time()
         self._last_snapshot = time.monotonic()
         self._session.started_at = datetime.now(UTC).isoformat()
         self.run_dir.create()
@@ -763,6 +765,7 @@ class PlanExecutor:
         rec.status = status  # type: ignore[assignment]
         rec.finished_at = datetime.now(UTC).isoformat()
         self._session.makespan_ms = (end - self._origin) / 1e6
+        self._session.cpu_ms = (time.process_time() - self._cpu_origin) * 1000.0
         self._session.finished_at = rec.finished_at
         self._session.end = "finished" if status not in ("interrupted",) else "interrupted"
         rec.makespan_ms = sum(s.makespan_ms or 0.0 for s in rec.sessions)
@@ -790,7 +793,8 @@ class PlanExecutor:
         event: dict[str, Any] = {"e": "end", "session": self.session,
                                  "status": self._session.end,
                                  "run_status": status, "finished_at": rec.finished_at,
-                                 "makespan_ms": self._session.makespan_ms}
+                                 "makespan_ms": self._session.makespan_ms,
+                                 "cpu_ms": self._session.cpu_ms}
         with contextlib.suppress(OSError, RunDirectoryError):
             self._journal(event)
         with contextlib.suppress(OSError, RunDirectoryError):

@@ -216,6 +216,7 @@ def load_state(path: Path) -> JournalState:
                     s.end = ev["status"]
                     s.finished_at = ev.get("finished_at")
                     s.makespan_ms = ev.get("makespan_ms")
+                    s.cpu_ms = ev.get("cpu_ms")
     return state
 
 

@@ -398,13 +398,17 @@ class ProjectApply(_Model):
 class SessionRecord(_Model):
     """One process's stretch of a run: the first, then one per ``--resume``.
 
-    ``makespan_ms`` is this session's wall time on its own monotonic clock.
+    ``makespan_ms`` is this session's wall time on its own monotonic clock. ``cpu_ms`` is
+    the CPU time (user + system, every thread) AetherFlow's own process used over the same
+    stretch: start-up and imports are before it, and the sandboxed checks and the embedded
+    model's server are other processes, not in it.
     """
 
     session: int
     started_at: str
     finished_at: str | None = None
     makespan_ms: float | None = None
+    cpu_ms: float | None = None
     pid: int | None = None
     end: Literal["running", "finished", "interrupted", "crashed"] = "running"
 
