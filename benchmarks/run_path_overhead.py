@@ -68,6 +68,7 @@ GOAL_RATIO_SIZE, GOAL_RATIO = 2000, 0.5
 GOAL_MEMORY_SIZE, GOAL_MEMORY_MB = 10_000, 500.0
 GOAL_CPU_GROWTH = 1.2
 GROWTH_KEY = "run_cpu_ms_per_req"
+NO_FIGURE = f"{'-':>11}"  # a column a side does not have
 #: What the file-creation probe printed at the start means.
 FILE_CREATE_NOTE = (
     "on this VM's ext4 about 30 us normally, 0.4-1 ms in a folder near thousands of files "
@@ -412,7 +413,7 @@ def _row(steps: int, side: str, fig: dict[str, Any], timeout_s: float) -> str:
         return f"{steps:>7,}  {side:<11} {rate}  peak {fig['peak_rss_mb']:.0f} MB so far"
     return (f"{steps:>7,}  {side:<11}{fig['wall_s']:>9.2f}{_fmt(fig['req_per_s'], '>9.1f')}"
             f"{_fmt(fig['cpu_ms_per_req'], '>12.2f')}{_fmt(fig['net_cpu_ms_per_req'], '>13.2f')}"
-            f"{_fmt(fig['run_cpu_ms_per_req'], '>11.2f', '-')}"
+            f"{_fmt(fig['run_cpu_ms_per_req'], '>11.2f', NO_FIGURE)}"
             f"{_fmt(fig['sys_ms_per_req'], '>12.2f')}{fig['peak_rss_mb']:>9.1f}"
             f"{_fmt(fig['emulator_cpu_ms_per_req'], '>15.2f')}")
 
