@@ -96,36 +96,31 @@ def _readable(params: list[Any]) -> None:
                 param.metavar = param.name.upper() + ("..." if param.nargs != 1 else "")
 
 
-class Command(TyperCommand):
+class _ReadableHelp:
+    """Readable metavars and paragraph help, for a Typer command or group."""
+
+    help: str | None
+    params: list[Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow(self.help)
+        _readable(self.params)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """The ``--help`` option, shown as a flag."""
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            _readable([option])
+        return option
+
+
+class Command(_ReadableHelp, TyperCommand):
     """A Typer command with readable metavars and paragraph help."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.help = reflow(self.help)
-        _readable(self.params)
 
-    def get_help_option(self, ctx: Any) -> Any:
-        """The ``--help`` option, shown as a flag."""
-        option = super().get_help_option(ctx)
-        if option is not None:
-            _readable([option])
-        return option
-
-
-class Group(TyperGroup):
+class Group(_ReadableHelp, TyperGroup):
     """A Typer group with readable metavars and paragraph help."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.help = reflow(self.help)
-        _readable(self.params)
-
-    def get_help_option(self, ctx: Any) -> Any:
-        """The ``--help`` option, shown as a flag."""
-        option = super().get_help_option(ctx)
-        if option is not None:
-            _readable([option])
-        return option
 
 
 def new_app(help: str, **kwargs: Any) -> typer.Typer:
