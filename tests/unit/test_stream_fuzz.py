@@ -32,7 +32,13 @@ from aetherflow.providers.anthropic import AnthropicEventParser
 from aetherflow.providers.base import ErrorEvent, Finish, StreamEvent, TextDelta, UsageReport
 from aetherflow.providers.gemini import GeminiChunkParser
 from aetherflow.providers.usage import normalise_mistral_usage
-from aetherflow.providers.wire import OpenAIChunkParser, StreamParser, parse_sse_text, replay
+from aetherflow.providers.wire import (
+    OpenAIChunkParser,
+    StreamParser,
+    decode_json_data,
+    parse_sse_text,
+    replay,
+)
 from aetherflow.transport.sse import SSEDecoder, SSEEvent, iter_sse, parse_sse_lines
 
 WIRE = Path(__file__).parents[1] / "fixtures" / "wire"
@@ -319,6 +325,49 @@ def test_one_read_per_line_pair_matches_the_line_decoder(lines: list[str], crlf:
     assert got == [(e.event, e.data) for e in parse_sse_lines(lines)]
 
 
+@settings(FUZZ, max_examples=150)
+@given(lines=st.lists(st.one_of(_line_text, st.just(""),
+                                _line_text.map(lambda t: "data: " + t),
+                                _line_text.map(lambda t: "event: " + t)), max_size=30),
+       crlf=st.booleans(), cuts=st.lists(st.integers(1, 8), max_size=30))
+def test_reads_of_many_whole_events_match_the_line_decoder(
+        lines: list[str], crlf: bool, cuts: list[int]) -> None:
+    """A fast server's read holds many whole ``data: x\n\n`` events (the decoder's
+    whole-read path); reads cut after any number of line pairs, of any content, give the
+    same events as line by line."""
+    end = "\r\n" if crlf else "\n"
+    raw = "".join(line + end for line in lines).encode()
+    pieces, rest = [], raw
+    for pairs in [*cuts, len(raw)]:
+        if not rest:
+            break
+        cut = 0
+        for _ in range(2 * pairs):
+            cut = rest.find(b"\n", cut) + 1
+            if cut == 0:
+                cut = len(rest)
+                break
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    got = [(e.event, e.data, e.terminated) for e in _decode(pieces)]
+    assert got == [(e.event, e.data, e.terminated) for e in parse_sse_lines(lines)]
+    assert _decode([raw]) == _decode(pieces)
+
+
+def test_a_read_of_whole_events_is_decoded_without_line_splitting() -> None:
+    """The whole-read path gives each event's data, multi-byte text included, and leaves
+    a read of another shape (a comment, a two-line event) to the line decoder."""
+    read = 'data: {"a": 1}\n\ndata: é\n\ndata: [DONE]\n\n'.encode()
+    assert SSEDecoder().feed(read) == [SSEEvent("message", '{"a": 1}'),
+                                       SSEEvent("message", "é"),
+                                       SSEEvent("message", "[DONE]")]
+    assert SSEDecoder()._whole_events(read) is not None
+    for other in (b"data: a\n\n: ping\n\n", b"data: a\ndata: b\n\n", b"data: a\r\n\r\n",
+                  b"data: a\n\n\n\n"):
+        assert SSEDecoder()._whole_events(other) is None
+    assert SSEDecoder().feed(b"data: a\ndata: b\n\n") == [SSEEvent("message", "a\nb")]
+
+
 def test_unterminated_last_event_is_flagged() -> None:
     dec = SSEDecoder()
     assert dec.feed(b'data: {"a": 1}\n\ndata: {"b"') == [SSEEvent("message", '{"a": 1}')]
@@ -359,3 +408,38 @@ async def test_iter_sse_reset_is_classified() -> None:
     with pytest.raises(ProviderStreamError) as info:
         _ = [ev async for ev in iter_sse(resp)]  # type: ignore[arg-type]
     assert info.value.kind == "reset"
+
+
+# --- chunk JSON: pydantic-core's parser first, the standard library's result -----------------
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20)
+_json_like = st.sampled_from(['"\\ud800"', '{"a": NaN}', "1e999", "[1,2", '{"a":1} x', "",
+                              " {} ", "-0.0", "1" * 5000, "[" * 3000 + "]" * 3000, "01",
+                              '{"a":1,"a":2}', '"\\u00e9"', "Infinity", "tru"])
+
+
+def _stdlib(data: str) -> tuple[str, Any]:
+    try:
+        return "ok", json.loads(data)
+    except (ValueError, RecursionError):
+        return "error", None
+
+
+def _ours(data: str) -> tuple[str, Any]:
+    try:
+        return "ok", decode_json_data(SSEEvent("message", data), "openai", [])
+    except ProviderStreamError:
+        return "error", None
+
+
+@settings(FUZZ, max_examples=300)
+@given(data=st.one_of(_json_values.map(json.dumps),
+                      _json_values.map(lambda v: json.dumps(v, ensure_ascii=False)),
+                      st.text(max_size=40), _json_like))
+def test_chunk_json_decodes_as_the_standard_library_does(data: str) -> None:
+    """Chunks are parsed by pydantic-core (faster) with ``json.loads`` for what it
+    refuses: any text, JSON or not, gives json.loads's value or a malformed-data error
+    exactly when json.loads fails."""
+    assert repr(_ours(data)) == repr(_stdlib(data))
