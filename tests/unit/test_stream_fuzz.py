@@ -354,6 +354,18 @@ def test_reads_of_many_whole_events_match_the_line_decoder(
     assert _decode([raw]) == _decode(pieces)
 
 
+@settings(FUZZ, max_examples=150)
+@given(datas=st.lists(st.binary(max_size=12).map(
+    lambda b: b.replace(b"\r", b"").replace(b"\n", b"")), min_size=1, max_size=8))
+def test_invalid_utf8_in_a_read_of_whole_events_decodes_as_line_by_line(
+        datas: list[bytes]) -> None:
+    """Any bytes, valid UTF-8 or not, decode the same in one read of whole events as one
+    line at a time (each invalid sequence becomes U+FFFD the same way)."""
+    raw = b"".join(b"data: " + d + b"\n\n" for d in datas)
+    one_by_one = [ev for d in datas for ev in _decode([b"data: " + d + b"\n", b"\n"])]
+    assert _decode([raw]) == one_by_one
+
+
 def test_a_read_of_whole_events_is_decoded_without_line_splitting() -> None:
     """The whole-read path gives each event's data, multi-byte text included, and leaves
     a read of another shape (a comment, a two-line event) to the line decoder."""

@@ -285,6 +285,14 @@ class PlanExecutor:
                                               if waiting[s.id] == 0)
         running: dict[asyncio.Task[_StepResult], str] = {}
         cap = max(2 * self.settings.concurrency, self.settings.concurrency + 4)
+        # Finished tasks queue themselves (in the order they finished): O(1) per completion,
+        # where asyncio.wait(running) adds and removes a callback on every running task.
+        finished: deque[asyncio.Task[_StepResult]] = deque()
+        wake = asyncio.Event()
+
+        def on_done(task: asyncio.Task[_StepResult]) -> None:
+            finished.append(task)
+            wake.set()
 
         def complete(step_id: str) -> None:
             t = now_ns()
@@ -307,11 +315,16 @@ class PlanExecutor:
                         self._store(self._skipped(step, reason, ready_ns))
                         complete(sid)
                         continue
-                    running[asyncio.create_task(self._run_step(step, ready_ns))] = sid
+                    task = asyncio.create_task(self._run_step(step, ready_ns))
+                    task.add_done_callback(on_done)
+                    running[task] = sid
                 if not running:
                     continue
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
+                if not finished:
+                    await wake.wait()
+                wake.clear()
+                while finished:
+                    task = finished.popleft()
                     sid = running.pop(task)
                     result = task.result()
                     self._store(result.record, result.files, result.output)

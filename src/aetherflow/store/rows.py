@@ -38,7 +38,8 @@ def absolute_dir(path: Path | str | None) -> str | None:
 
 
 def run_row(record: RunRecord, run_dir: Path | str | None) -> dict[str, Any]:
-    """The ``runs`` columns describing ``record`` (without ids, label, bench and run id)."""
+    """The ``runs`` columns describing ``record`` (without ids, label, bench, run id and
+    ``record_json``: the caller serialises the record it stores, once)."""
     statuses = [s.status for s in record.steps]
     cost, cost_note = total_cost(record)
     return {
@@ -61,7 +62,6 @@ def run_row(record: RunRecord, run_dir: Path | str | None) -> dict[str, Any]:
         "cost_note": cost_note,
         "run_dir": absolute_dir(run_dir),
         "saved_at": datetime.now(UTC).isoformat(),
-        "record_json": record.model_dump_json(),
     }
 
 

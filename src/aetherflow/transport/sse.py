@@ -105,15 +105,17 @@ class SSEDecoder:
         read is one of the ``\\n\\n`` separators, so counting them proves the shape."""
         if b"\r" in chunk:
             return None
-        parts = chunk.split(b"\n\n")
+        # Decoding the read at once is decoding each line: it ends with a line ending, and
+        # a line ending is never part of a multi-byte character or of an invalid sequence.
+        parts = chunk.decode("utf-8", "replace").split("\n\n")
         parts.pop()  # the empty remainder after the final separator
         if chunk.count(b"\n") != 2 * len(parts):
             return None
         events: list[SSEEvent] = []
         for part in parts:
-            if not part.startswith(b"data: "):
+            if not part.startswith("data: "):
                 return None
-            events.append(SSEEvent("message", part[6:].decode("utf-8", "replace")))
+            events.append(SSEEvent("message", part[6:]))
         return events
 
     def close(self) -> list[SSEEvent]:
