@@ -34,7 +34,13 @@ from aetherflow.bench.suite import (
 from aetherflow.cli import focused, history, report
 from aetherflow.cli.bench import SET_HELP
 from aetherflow.cli.compare import FAIL_IF_MODES
-from aetherflow.cli.display import LiveRunDisplay, fit_first_column, summary_table
+from aetherflow.cli.display import (
+    SUMMARY_ROWS,
+    LiveRunDisplay,
+    fit_first_column,
+    summary_footer,
+    summary_table,
+)
 from aetherflow.cli.help import reflow, type_metavar
 from aetherflow.cli.main import _register_commands, app
 from aetherflow.cli.options import (
@@ -263,6 +269,26 @@ def test_run_summary_fits_without_cutting_numbers(width: int) -> None:
         assert number in text
     assert "a_very_long" in text and "…" in text  # the id is shortened, not a number
     assert ("TPOT" in text) == (width >= 100)  # wider terminals get more columns
+
+
+def test_summary_of_thousands_of_failed_steps_fits_a_screen() -> None:
+    """A run whose 2,000 steps all failed, were cut by the token limit and warned lists
+    SUMMARY_ROWS of each and counts the rest, with thousands separators."""
+    record = _record([f"s{i:04d}" for i in range(2000)], 5.0)
+    steps = [s.model_copy(update={"status": "failed", "reason": "check failed",
+                                  "truncated": True}) for s in record.steps]
+    record = record.model_copy(update={"steps": steps, "status": "failed",
+                                       "warnings": [f"w{i}" for i in range(2000)]})
+    footer = summary_footer(record)
+    assert len(footer) < 4 * SUMMARY_ROWS
+    text = "\n".join(footer)
+    assert "passed 0 of 2,000 checked or skipped steps" in text
+    assert f"{2000 - SUMMARY_ROWS:,} more failed or skipped steps: see run.json" in text
+    assert f"and {2000 - SUMMARY_ROWS:,} more (raise --max-tokens)" in text
+    assert f"{2000 - SUMMARY_ROWS:,} more warnings" in text
+    assert "s0000: failed" in text and "s1999: failed" not in text
+    table = _lines(summary_table(record, 80), 80)
+    assert len(table) < SUMMARY_ROWS + 10 and "1,960 more steps not listed" in "\n".join(table)
 
 
 def test_live_display_fits_80_columns() -> None:

@@ -21,10 +21,12 @@ from aetherflow.cli import suite as suite_cli
 from aetherflow.report.comparison import COMPARISON_HTML, write_comparison
 from aetherflow.report.comparison_html import (
     _panels_figure,
+    _side_counts,
     render_comparison_html,
     render_suite_html,
 )
 from aetherflow.report.focused import write_focused_reports
+from aetherflow.report.series import CHART_ROWS
 from aetherflow.results.bench import BenchmarkData
 
 
@@ -244,3 +246,20 @@ def test_suite_of_free_benches_says_no_charge() -> None:
     assert _js("local model: no charge in any bench") in page
     mixed = render_suite_html(suite_data([*_entries()[:2], *entries], Path("o")))
     assert _js("$0 (no charge)") in mixed  # a free bench next to priced ones: said on its bar
+
+
+def test_per_step_statuses_of_thousands_of_steps_keep_the_worst_and_say_the_rest() -> None:
+    """A and B of 1,000 steps each: the A/B rows of the steps that failed most on either
+    side are drawn, and the note gives each side's others; every step is still counted."""
+    def side(bad: set[int]) -> BenchmarkData:
+        return make_data([make_run("r", [make_step(f"s{i:04d}", [10.0],
+                                                   status="failed" if i in bad else "passed")
+                                         for i in range(1000)], status="failed")])
+    a, b = side({5, 500}), side({7})
+    rows, note = _side_counts(a.aggregates.per_step, b.aggregates.per_step)
+    assert len(rows) == CHART_ROWS
+    keys = [r.key for r in rows]
+    assert {"A · s0005", "B · s0005", "A · s0500", "B · s0007"} <= set(keys)
+    others = 1000 - CHART_ROWS // 2
+    assert note == (f"A: {others:,} others not drawn: {others:,} passed; "
+                    f"B: {others:,} others not drawn: {others:,} passed")

@@ -29,13 +29,29 @@ from aetherflow.report.markdown import md_table
 from aetherflow.report.page import PLOTLY_BUNDLE_FILE, PLOTLY_BUNDLE_VERSION, html_table
 from aetherflow.report.sections import (
     CHART_FILES,
+    TABLE_ROWS,
     Chart,
     Items,
     Paragraph,
     Table,
     bench_sections,
 )
-from aetherflow.report.series import BOX_LEGEND, PHASE_LABEL, cost_view, timeline_lanes
+from aetherflow.report.series import (
+    BOX_LEGEND,
+    CHART_ROWS,
+    PHASE_LABEL,
+    STATUS_ORDER,
+    StatusCounts,
+    StepLane,
+    StepTotals,
+    cost_view,
+    fit_lanes,
+    fit_status_rows,
+    fit_totals,
+    listed,
+    others_note,
+    timeline_lanes,
+)
 from aetherflow.results.bench import BenchmarkData, LatencyTable
 
 
@@ -334,3 +350,58 @@ def test_output_rate_is_a_provider_column_only(full: BenchmarkData) -> None:
     assert header.endswith("| output tokens / s |")
     assert "the provider's output tokens over the measured runs' wall time" in provider
     assert "output tokens / s" not in per_type
+
+
+# --- a plan of thousands of steps keeps charts people can read ---------------------------------
+def test_fit_helpers_keep_the_worst_rows_and_count_every_step() -> None:
+    counts = [StatusCounts(f"s{i}", 1, i % 7 == 0, 0, 1) for i in range(100)]
+    rows, rest = fit_status_rows(counts, limit=10)
+    assert [c.key for c in rows] == [f"s{i}" for i in range(0, 70, 7)]  # the failures
+    assert rest is not None and rest.key == "90 others"
+    for status in STATUS_ORDER:  # nothing is lost: the rest is counted
+        assert sum(c.count(status) for c in [*rows, rest]) == sum(c.count(status)
+                                                                   for c in counts)
+    assert others_note(rest) == "90 others not drawn: 90 passed, 5 failed, 90 unvalidated"
+    assert fit_status_rows(counts[:10], limit=10) == (counts[:10], None)
+    lanes = [StepLane(f"s{i}", "passed", 0.0, float(i % 13)) for i in range(50)]
+    kept, hidden = fit_lanes(lanes, limit=5)
+    # the longest: 12 ms (s12, s25, s38), then 11 ms (s11, s24; s37 ties but comes later)
+    assert hidden == 45 and [lane.step_id for lane in kept] == ["s11", "s12", "s24", "s25",
+                                                                  "s38"]
+    totals = [StepTotals(f"s{i}", 10.0, float(i), None) for i in range(30)]
+    kept_totals, left = fit_totals(totals, limit=3)
+    assert left == 27 and [t.step_id for t in kept_totals] == ["s27", "s28", "s29"]
+    assert listed(["a", "b", "c"], limit=2) == "a, b and 1 more" and listed(["a"]) == "a"
+
+
+def test_a_bench_of_thousands_of_steps_draws_charts_of_bounded_size() -> None:
+    """1,500 steps: every per-step chart draws at most CHART_ROWS rows (the statuses' own
+    annotations included) and says how many it left out; the PNGs stay screen-sized."""
+    steps = [make_step(f"s{i:04d}", [100.0 + i], status="failed" if i % 100 == 0 else "passed")
+             for i in range(1500)]
+    data = make_data([make_run("big", steps, status="failed")])
+    figs = bench_figures(data)
+    per_step = figs["quality"].data[-4:]
+    assert all(len(t.y) == CHART_ROWS for t in per_step)
+    shown = list(per_step[0].y)
+    assert all(f"s{i:04d}" in shown for i in range(0, 1500, 100))  # every failed step
+    others = 1500 - CHART_ROWS
+    titles = [a.text for a in figs["quality"].layout.annotations]
+    assert f"per step ({others:,} others not drawn: {others:,} passed)" in titles
+    assert sum(sum(t.x) for t in per_step) == CHART_ROWS
+    assert len(figs["quality"].layout.annotations) <= 3 * CHART_ROWS + 3
+    assert len(figs["timeline"].data[0].y) == CHART_ROWS
+    assert f"the {CHART_ROWS} longest of 1,500 steps drawn" in figs["timeline"].layout.title.text
+    assert len(figs["tokens_cost"].data[0].x) == CHART_ROWS
+    png = chart_figures(data)
+    try:
+        assert all(f.get_size_inches()[1] < 40 for f in png.values())
+    finally:
+        for f in png.values():
+            plt.close(f)
+    md = render_markdown(data)
+    verdicts = md.split("## Steps and verdicts", 1)[1].split("\n## ", 1)[0]
+    assert verdicts.count("| failed |") == 15  # every failed step is listed
+    assert f"{1500 - TABLE_ROWS:,} more steps of runs" in verdicts
+    assert f"{1500 - TABLE_ROWS:,} more groups" in md and f"{1500 - TABLE_ROWS:,} more steps" in md
+    assert md.count("\n| s") < 4 * TABLE_ROWS

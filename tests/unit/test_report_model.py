@@ -10,7 +10,7 @@ import pytest
 from aetherflow.bench.aggregate import QUALITY_UNCHECKED_REASON, compute_aggregates
 from aetherflow.bench.runner import build_benchmark_data, load_benchmark_data, write_benchmark_data
 from aetherflow.report import render_markdown, write_bench_reports
-from aetherflow.report.analysis import analyse
+from aetherflow.report.analysis import FAILED_LISTED, analyse
 from aetherflow.results.bench import BenchmarkData, BenchMeta, BenchRun
 from aetherflow.results.run import (
     AttemptRecord,
@@ -188,6 +188,18 @@ def test_analysis_flags_slow_ttft() -> None:
     answers = {a.question.split("?")[0]: a.answer for a in analyse(make_data(runs))}
     assert answers["Is performance acceptable"].startswith("no: goodput 0.0% (0 of 1 steps")
     assert "ttft_ms met by 0.0%; tpot_ms met by 100.0%" in answers["Is performance acceptable"]
+
+
+def test_succeeded_answer_names_some_failed_steps_and_counts_the_rest() -> None:
+    """Thousands of failed steps: the answer names FAILED_LISTED of them, counts the
+    rest and writes the figures with thousands separators."""
+    steps = [make_step(f"s{i:04d}", [100.0], status="failed") for i in range(1500)]
+    answers = {a.question.split("?")[0]: a.answer
+               for a in analyse(make_data([make_run("r", steps, status="failed")]))}
+    text = answers["Did it succeed"]
+    assert text.startswith("no: pass rate 0.0% (0 of 1,500 steps")
+    assert f"s{FAILED_LISTED - 1:04d}, s{FAILED_LISTED:04d}" not in text
+    assert f"s{FAILED_LISTED - 1:04d} and {1500 - FAILED_LISTED:,} more" in text
 
 
 def test_goodput_counts_failed_steps_as_outside_and_uses_the_given_slos() -> None:

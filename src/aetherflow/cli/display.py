@@ -32,6 +32,8 @@ _STYLE = {"pending": "dim", "running": "cyan", "passed": "green", "unvalidated":
 _ORDER = ("passed", "failed", "unvalidated", "skipped", "running", "pending")
 #: Steps listed individually in the summary before it switches to failed steps + counts.
 SUMMARY_ROWS = 40
+#: Where the summary points for what it does not list.
+RUN_RECORD_HINT = "run.json in the run directory"
 
 
 def fmt_ms(value: float | None) -> str:
@@ -218,18 +220,24 @@ def summary_table(run: RunRecord, width: int = 80) -> Table:
 
 def summary_footer(run: RunRecord) -> list[str]:
     """The lines under the summary table: pass rate, why steps failed, truncation, the
-    schedule, where tokens came from, warnings."""
+    schedule, where tokens came from, warnings. Each list shows at most
+    :data:`SUMMARY_ROWS` entries and counts the rest (a run of thousands of steps keeps a
+    summary that fits a screen; run.json holds everything)."""
     counts: Counter[str] = Counter(s.status for s in run.steps)
     denominator = counts["passed"] + counts["failed"] + counts["skipped"]
     rate = f"{counts['passed'] / denominator:.0%}" if denominator else "n/a"
-    lines = [f"pass rate {rate} (passed {counts['passed']} of {denominator} checked or "
-             f"skipped steps; {counts['unvalidated']} unvalidated, not counted)"]
-    for s in run.steps:
-        if s.status in ("failed", "skipped"):
-            lines.append(f"  {s.step_id}: {s.status}: {step_problem(s)}")
+    lines = [f"pass rate {rate} (passed {counts['passed']:,} of {denominator:,} checked or "
+             f"skipped steps; {counts['unvalidated']:,} unvalidated, not counted)"]
+    bad = [s for s in run.steps if s.status in ("failed", "skipped")]
+    lines += [f"  {s.step_id}: {s.status}: {step_problem(s)}" for s in bad[:SUMMARY_ROWS]]
+    if len(bad) > SUMMARY_ROWS:
+        lines.append(f"  {len(bad) - SUMMARY_ROWS:,} more failed or skipped steps: "
+                     f"see {RUN_RECORD_HINT}")
     cut = [s.step_id for s in run.steps if s.truncated]
     if cut:
-        lines.append(f"cut by the token limit: {', '.join(cut)} (raise --max-tokens)")
+        more = f" and {len(cut) - SUMMARY_ROWS:,} more" if len(cut) > SUMMARY_ROWS else ""
+        lines.append(f"cut by the token limit: {', '.join(cut[:SUMMARY_ROWS])}{more} "
+                     "(raise --max-tokens)")
     sandboxes = sorted({v.sandbox for s in run.steps for v in s.validation
                         if v.method == "executed" and v.sandbox})
     if sandboxes:
@@ -244,5 +252,8 @@ def summary_footer(run: RunRecord) -> list[str]:
     if len(run.sessions) > 1:
         lines.append(f"resumed: {len(run.sessions)} sessions; makespan is the sum of their "
                      "wall times (the gaps between them are not counted)")
-    lines += [f"warning: {w}" for w in run.warnings]
+    lines += [f"warning: {w}" for w in run.warnings[:SUMMARY_ROWS]]
+    if len(run.warnings) > SUMMARY_ROWS:
+        lines.append(f"{len(run.warnings) - SUMMARY_ROWS:,} more warnings: see "
+                     f"{RUN_RECORD_HINT}")
     return lines

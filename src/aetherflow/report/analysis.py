@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from aetherflow.report.format import fmt_num, fmt_pct, fmt_usd
 from aetherflow.results.bench import BenchmarkData, GroupStats
 
-__all__ = ["Answer", "analyse"]
+__all__ = ["FAILED_LISTED", "Answer", "analyse"]
+
+#: Step ids the "Did it succeed?" answer names before it counts the rest.
+FAILED_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -33,18 +36,22 @@ def _succeeded(data: BenchmarkData) -> Answer:
     failed = sorted({s.step_id for r in data.measured_runs() for s in r.steps
                      if s.status in ("failed", "skipped")})
     if n == 0:
-        return Answer(q, f"unknown: none of the {g.steps} steps had an executable check "
+        return Answer(q, f"unknown: none of the {g.steps:,} steps had an executable check "
                          "(free-text criteria only), so nothing says whether the code works")
     verdict = "yes" if g.steps_passed == n and not g.steps_unvalidated else (
         "partly" if g.steps_passed else "no")
-    text = (f"{verdict}: pass rate {fmt_pct(g.pass_rate)} ({g.steps_passed} of {n} steps "
-            f"passed their executed checks, failed plans counted; first try "
-            f"{fmt_pct(g.first_try_pass_rate)}); {g.plans_passed} of {g.runs} plan runs "
+    text = (f"{verdict}: pass rate {fmt_pct(g.pass_rate)} ({g.steps_passed:,} of {n:,} "
+            f"steps passed their executed checks, failed plans counted; first try "
+            f"{fmt_pct(g.first_try_pass_rate)}); {g.plans_passed:,} of {g.runs:,} plan runs "
             f"passed")
     if g.steps_unvalidated:
-        text += f"; {g.steps_unvalidated} steps unvalidated (nothing checkable), not counted"
+        text += (f"; {g.steps_unvalidated:,} steps unvalidated (nothing checkable), "
+                 "not counted")
     if failed:
-        text += f"; steps that failed or were skipped at least once: {', '.join(failed)}"
+        more = (f" and {len(failed) - FAILED_LISTED:,} more"
+                if len(failed) > FAILED_LISTED else "")
+        text += (f"; steps that failed or were skipped at least once: "
+                 f"{', '.join(failed[:FAILED_LISTED])}{more}")
     return Answer(q, text)
 
 
@@ -79,7 +86,7 @@ def _goodput_answer(data: BenchmarkData) -> Answer:
         return Answer(q, f"n/a ({good.note})")
     per = "; ".join(f"{k} met by {fmt_pct(v)}" for k, v in good.per_slo.items())
     verdict = "yes" if good.within == good.steps else ("partly" if good.within else "no")
-    text = (f"{verdict}: goodput {fmt_pct(good.goodput)} ({good.within} of {good.steps} "
+    text = (f"{verdict}: goodput {fmt_pct(good.goodput)} ({good.within:,} of {good.steps:,} "
             f"steps did not fail and met every SLO); {per}")
     load = data.meta.machine_load
     if load is not None and load.busy:

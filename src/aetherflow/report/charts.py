@@ -33,7 +33,12 @@ from aetherflow.report.series import (
     STATUS_ORDER,
     StatusCounts,
     cost_view,
+    fit_lanes,
+    fit_status_rows,
+    fit_totals,
     latency_samples,
+    listed,
+    others_note,
     representative_run,
     status_counts,
     step_totals,
@@ -58,7 +63,7 @@ def _status_panel(ax: Axes, title: str, counts: Sequence[StatusCounts]) -> None:
     for status in STATUS_ORDER:
         values = [c.count(status) for c in counts]
         bars = ax.barh(keys, values, left=left, color=STATUS_COLOUR[status], label=status)
-        ax.bar_label(bars, labels=[str(v) if v else "" for v in values], label_type="center",
+        ax.bar_label(bars, labels=[f"{v:,}" if v else "" for v in values], label_type="center",
                      color="white", fontsize=8)
         left = [a + b for a, b in zip(left, values, strict=True)]
     for y, (c, total) in enumerate(zip(counts, left, strict=True)):
@@ -70,9 +75,12 @@ def _status_panel(ax: Axes, title: str, counts: Sequence[StatusCounts]) -> None:
 
 def _quality_chart(data: BenchmarkData) -> Figure:
     a = data.aggregates
-    panels = [(t, status_counts(g)) for t, g in (("per provider", a.per_provider),
-                                                 ("per task type", a.per_task_type),
-                                                 ("per step", a.per_step)) if g]
+    panels = []
+    for title, groups in (("per provider", a.per_provider), ("per task type", a.per_task_type),
+                          ("per step", a.per_step)):
+        if groups:
+            rows, rest = fit_status_rows(status_counts(groups))
+            panels.append((title + (f" ({others_note(rest)})" if rest else ""), rows))
     if not panels:
         fig, ax = plt.subplots(figsize=(10, 2.5))
         _say(ax, "n/a: no step measured")
@@ -127,13 +135,15 @@ def _latency_chart(data: BenchmarkData) -> Figure:
 def _timeline_chart(data: BenchmarkData) -> Figure:
     run = representative_run(data)
     lanes, missing = timeline_lanes(run) if run else ([], [])
+    lanes, hidden = fit_lanes(lanes)
     fig, ax = plt.subplots(figsize=(10, max(2.8, 0.55 * len(lanes) + 2.2)))
     if run is None or not lanes:
         _say(ax, "n/a: no finished step to draw")
         return fig
     ax.set_title(f"Step timeline of run {run.run_id} (median makespan "
-                 f"{run.makespan_ms or 0:,.0f} ms of {len(data.measured_runs())} runs)",
-                 fontsize=10)
+                 f"{run.makespan_ms or 0:,.0f} ms of {len(data.measured_runs())} runs)"
+                 + (f"\nthe {len(lanes)} longest of {len(lanes) + hidden:,} steps drawn"
+                    if hidden else ""), fontsize=10)
     for i, lane in enumerate(lanes):
         ax.barh(i, lane.finished_ms - lane.ready_ms, left=lane.ready_ms, height=0.8,
                 color=PHASE_COLOUR["span"])
@@ -153,16 +163,19 @@ def _timeline_chart(data: BenchmarkData) -> Figure:
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=3,
               fontsize=8, frameon=False)
     if missing:
-        fig.text(0.01, 0.01, "not drawn (never started): " + ", ".join(missing), fontsize=8,
+        fig.text(0.01, 0.01, "not drawn (never started): " + listed(missing), fontsize=8,
                  color="#666")
     fig.tight_layout(rect=(0, 0.04 if missing else 0, 1, 1))
     return fig
 
 
 def _tokens_cost_chart(data: BenchmarkData) -> Figure:
-    totals = step_totals(data)
+    totals, hidden = fit_totals(step_totals(data))
     view = cost_view(data)
     fig, (tok_ax, cost_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    if hidden:
+        fig.suptitle(f"the {len(totals)} costliest of {len(totals) + hidden:,} steps (then the "
+                     "most tokens)", fontsize=9)
     tokens = [t for t in totals if t.input_tokens is not None or t.output_tokens is not None]
     tok_ax.set_title("mean tokens per attempt", fontsize=10)
     if tokens:
@@ -191,7 +204,7 @@ def _tokens_cost_chart(data: BenchmarkData) -> Figure:
         cost_ax.tick_params(axis="x", labelrotation=30)
         unpriced = [t.step_id for t in totals if t.cost_usd is None]
         if unpriced:
-            cost_ax.set_xlabel("n/a (unpriced attempt): " + ", ".join(unpriced), fontsize=8)
+            cost_ax.set_xlabel("n/a (unpriced attempt): " + listed(unpriced), fontsize=8)
     fig.tight_layout()
     return fig
 

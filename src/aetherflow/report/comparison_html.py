@@ -42,7 +42,15 @@ from aetherflow.report.comparison import (
 )
 from aetherflow.report.figures import PALETTE, box_legend, say_in_panel, status_figure
 from aetherflow.report.page import chart_html, html_table, note_figure, page_html
-from aetherflow.report.series import StatusCounts, latency_samples, status_counts
+from aetherflow.report.series import (
+    CHART_ROWS,
+    StatusCounts,
+    latency_samples,
+    others_note,
+    status_counts,
+    summed,
+    top_indices,
+)
 from aetherflow.report.suite import (
     SUITE_HEADER,
     VARIANT_COMPARISON_HEADER,
@@ -220,20 +228,39 @@ def _panels_figure(rows: Sequence[MetricComparison]) -> go.Figure:
     return fig if rows else note_figure(fig, "n/a: no global comparison rows")
 
 
-def _side_counts(a: Sequence[GroupStats], b: Sequence[GroupStats]) -> list[StatusCounts]:
-    """Step statuses of each group key, A then B (``A · emu``, ``B · emu``, ...)."""
+def _side_counts(a: Sequence[GroupStats], b: Sequence[GroupStats]
+                 ) -> tuple[list[StatusCounts], str]:
+    """Step statuses of each group key, A then B (``A · emu``, ``B · emu``, ...), and a note.
+    Past :data:`CHART_ROWS` rows, the keys with the most failed and skipped steps on both
+    sides are drawn and the note gives each side's others (``A: 980 others not drawn:
+    ...``)."""
     by_side = [{c.key: c for c in status_counts(groups)} for groups in (a, b)]
     keys = list(dict.fromkeys([*by_side[0], *by_side[1]]))
-    return [replace(counts[k], key=f"{side} · {k}") for k in keys
+    notes: list[str] = []
+    if len(by_side[0]) + len(by_side[1]) > CHART_ROWS:
+        bad = [sum(c[k].failed + c[k].skipped for c in by_side if k in c) for k in keys]
+        keys = [keys[i] for i in top_indices([(n,) for n in bad], CHART_ROWS // 2)]
+        kept = set(keys)
+        for side, counts in zip("AB", by_side, strict=True):
+            rest = [c for k, c in counts.items() if k not in kept]
+            if rest:
+                notes.append(f"{side}: {others_note(summed(rest, f'{len(rest):,} others'))}")
+    rows = [replace(counts[k], key=f"{side} · {k}") for k in keys
             for side, counts in zip("AB", by_side, strict=True) if k in counts]
+    return rows, "; ".join(notes)
+
+
+def _panel(title: str, fitted: tuple[list[StatusCounts], str]) -> tuple[str, list[StatusCounts]]:
+    rows, note = fitted
+    return (f"{title} ({note})" if note else title), rows
 
 
 def _status_figure(a: BenchmarkData, b: BenchmarkData) -> go.Figure:
     pa, pb = a.aggregates, b.aggregates
     return status_figure(
-        [("per provider", _side_counts(pa.per_provider, pb.per_provider)),
-         ("per task type", _side_counts(pa.per_task_type, pb.per_task_type)),
-         ("per step", _side_counts(pa.per_step, pb.per_step))],
+        [_panel("per provider", _side_counts(pa.per_provider, pb.per_provider)),
+         _panel("per task type", _side_counts(pa.per_task_type, pb.per_task_type)),
+         _panel("per step", _side_counts(pa.per_step, pb.per_step))],
         "Step statuses, A and B: passed, failed, skipped and unvalidated (unvalidated is not "
         "a success and not in the pass rate)")
 

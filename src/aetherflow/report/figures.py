@@ -24,7 +24,12 @@ from aetherflow.report.series import (
     STATUS_ORDER,
     StatusCounts,
     cost_view,
+    fit_lanes,
+    fit_status_rows,
+    fit_totals,
     latency_samples,
+    listed,
+    others_note,
     representative_run,
     status_counts,
     step_totals,
@@ -72,8 +77,12 @@ def box_legend(fig: go.Figure, y: float = -0.18) -> None:
 def status_figure(panels: Sequence[tuple[str, Sequence[StatusCounts]]], title: str
                   ) -> go.Figure:
     """Horizontal stacked bars of step statuses, one panel per grouping; each bar ends with
-    its pass rate, its n and its unvalidated count (never folded into the pass rate)."""
-    panels = [(t, c) for t, c in panels if c]
+    its pass rate, its n and its unvalidated count (never folded into the pass rate). A panel
+    of more than :data:`CHART_ROWS` rows draws the ones with the most failures and gives
+    the others' statuses in its title. Each panel has its own scale."""
+    fitted = [(t, fit_status_rows(c)) for t, c in panels if c]
+    panels = [(t + (f" ({others_note(rest)})" if rest else ""), rows)
+              for t, (rows, rest) in fitted]
     if not panels:
         return note_figure(go.Figure(layout={"title": title}), "n/a: no step measured")
     sizes = [len(c) for _, c in panels]
@@ -82,15 +91,15 @@ def status_figure(panels: Sequence[tuple[str, Sequence[StatusCounts]]], title: s
     fig = make_subplots(rows=len(panels), cols=1, subplot_titles=[t for t, _ in panels],
                         row_heights=[s + 1.2 for s in sizes],
                         vertical_spacing=min(0.3, 80 / plot_area) if len(panels) > 1 else 0)
-    widest = max(c.passed + c.failed + c.skipped + c.unvalidated for _, cs in panels for c in cs)
     for i, (_, counts) in enumerate(panels):
+        widest = max(c.passed + c.failed + c.skipped + c.unvalidated for c in counts)
         keys = [c.key for c in counts]
         for status in STATUS_ORDER:
             values = [c.count(status) for c in counts]
             fig.add_trace(go.Bar(
                 x=values, y=keys, orientation="h", name=status, legendgroup=status,
                 showlegend=i == 0, marker_color=STATUS_COLOUR[status],
-                text=[str(v) if v else "" for v in values], textposition="inside",
+                text=[f"{v:,}" if v else "" for v in values], textposition="inside",
                 insidetextanchor="middle",
                 hovertemplate=f"%{{y}}: %{{x}} {status}<extra></extra>"), row=i + 1, col=1)
         for c in counts:
@@ -148,6 +157,7 @@ def _latency_figure(data: BenchmarkData) -> go.Figure:
 def _timeline_figure(data: BenchmarkData) -> go.Figure:
     run = representative_run(data)
     lanes, missing = timeline_lanes(run) if run else ([], [])
+    lanes, hidden = fit_lanes(lanes)
     fig = go.Figure()
     if run is None or not lanes:
         return note_figure(fig, "n/a: no finished step to draw")
@@ -179,20 +189,23 @@ def _timeline_figure(data: BenchmarkData) -> go.Figure:
             hovertemplate="%{y}: first token at %{x:,.0f} ms<extra></extra>"))
     title = (f"Step timeline of run {run.run_id} (the median makespan, "
              f"{run.makespan_ms or 0:,.0f} ms, of {len(data.measured_runs())} measured runs)")
+    if hidden:
+        title += (f"<br><sup>the {len(lanes)} longest of {len(lanes) + hidden:,} steps "
+                  "drawn</sup>")
     if missing:
-        title += "<br><sup>not drawn (never started): " + ", ".join(missing) + "</sup>"
+        title += "<br><sup>not drawn (never started): " + listed(missing) + "</sup>"
     fig.update_layout(title=title, barmode="overlay", font=_FONT,
                       xaxis={"title": "ms after run start", "rangemode": "tozero"},
                       yaxis={"autorange": "reversed", "type": "category",
                              "categoryorder": "array", "categoryarray": labels},
                       height=max(320, 46 * len(lanes) + 210),
                       legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
-                      margin={"t": 120 if missing else 100, "b": 50})
+                      margin={"t": 100 + 20 * bool(missing) + 20 * bool(hidden), "b": 50})
     return fig
 
 
 def _tokens_cost_figure(data: BenchmarkData) -> go.Figure:
-    totals = step_totals(data)
+    totals, hidden = fit_totals(step_totals(data))
     view = cost_view(data)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
         "Mean tokens per attempt", "Mean cost per run (USD)"))
@@ -220,12 +233,16 @@ def _tokens_cost_figure(data: BenchmarkData) -> go.Figure:
                          col=2)
         unpriced = [t.step_id for t in totals if t.cost_usd is None]
         if unpriced:
-            fig.add_annotation(text="n/a (unpriced attempt): " + ", ".join(unpriced),
+            fig.add_annotation(text="n/a (unpriced attempt): " + listed(unpriced),
                                showarrow=False, x=0, y=1.0, xref="x2 domain",
                                yref="y2 domain", xanchor="left", font={"color": "#888"})
     else:
         say_in_panel(fig, 1, view.text)
-    fig.update_layout(title="Tokens and cost per step", barmode="group", font=_FONT,
+    title = "Tokens and cost per step"
+    if hidden:
+        title += (f"<br><sup>the {len(totals)} costliest of {len(totals) + hidden:,} steps "
+                  "(then the most tokens)</sup>")
+    fig.update_layout(title=title, barmode="group", font=_FONT,
                       height=440, legend={"orientation": "h", "y": 1.08, "yanchor": "bottom",
                                           "x": 0}, margin={"t": 110})
     return fig

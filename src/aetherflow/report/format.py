@@ -44,4 +44,4 @@ def dist_cells(d: Distribution, digits: int = 1) -> list[str]:
     if d.n == 0:
         return ["0", na(d.note), *["n/a"] * 6]
     values = (d.mean, d.p50, d.p90, d.p95, d.p99, d.min, d.max)
-    return [str(d.n), *(fmt_num(v, digits) for v in values)]
+    return [f"{d.n:,}", *(fmt_num(v, digits) for v in values)]

@@ -25,7 +25,7 @@ from aetherflow.report.format import (
     fmt_usd,
     na,
 )
-from aetherflow.report.series import cost_view, step_totals
+from aetherflow.report.series import cost_view, step_totals, top_indices
 from aetherflow.results.bench import (
     BenchmarkData,
     BenchMeta,
@@ -40,6 +40,7 @@ from aetherflow.results.run import RunRecord, StepRecord, Verdict
 
 __all__ = [
     "CHART_FILES",
+    "TABLE_ROWS",
     "Block",
     "Chart",
     "Items",
@@ -51,6 +52,10 @@ __all__ = [
     "bench_title",
 ]
 
+#: The most rows a per-step table lists; past it, the rows worth reading (failed and skipped
+#: steps, the costliest) are kept in their order and a note counts the others, which
+#: benchmark_data.json holds with everything else.
+TABLE_ROWS = 100
 #: Chart key -> PNG file of the Markdown report (the HTML draws the same keys with plotly).
 CHART_FILES = {"quality": "quality.png", "latency": "latency.png", "timeline": "timeline.png",
                "tokens_cost": "tokens_cost.png"}
@@ -233,19 +238,19 @@ def _global(data: BenchmarkData) -> Section:
     g = data.aggregates.global_figures
     c = g.cost
     rows = [
-        ["plan runs (measured)", str(g.runs)],
-        ["plans passed", f"{g.plans_passed} of {g.runs - g.plans_unvalidated} "
-                         f"({fmt_pct(g.plan_pass_rate)}); {g.plans_unvalidated} unvalidated"],
-        ["steps", f"{g.steps} (passed {g.steps_passed}, failed {g.steps_failed}, skipped "
-                  f"{g.steps_skipped}, unvalidated {g.steps_unvalidated})"],
+        ["plan runs (measured)", f"{g.runs:,}"],
+        ["plans passed", f"{g.plans_passed:,} of {g.runs - g.plans_unvalidated:,} "
+                         f"({fmt_pct(g.plan_pass_rate)}); {g.plans_unvalidated:,} unvalidated"],
+        ["steps", f"{g.steps:,} (passed {g.steps_passed:,}, failed {g.steps_failed:,}, "
+                  f"skipped {g.steps_skipped:,}, unvalidated {g.steps_unvalidated:,})"],
         ["pass rate (executed checks; failed plans kept)",
-         f"{fmt_pct(g.pass_rate)} (n = {g.steps_passed + g.steps_failed + g.steps_skipped}; "
-         f"{g.steps_unvalidated} unvalidated not counted)"],
+         f"{fmt_pct(g.pass_rate)} (n = {g.steps_passed + g.steps_failed + g.steps_skipped:,}; "
+         f"{g.steps_unvalidated:,} unvalidated not counted)"],
         ["first-try pass rate", fmt_pct(g.first_try_pass_rate)],
-        ["attempts", f"{g.attempts} ({g.attempts_failed} failed; "
+        ["attempts", f"{g.attempts:,} ({g.attempts_failed:,} failed; "
                      f"{fmt_num(g.attempts_per_step, 2)} per step)"],
         ["truncated (stopped at max_tokens)",
-         f"{g.truncated_attempts} of {g.answered_attempts} answered attempts "
+         f"{g.truncated_attempts:,} of {g.answered_attempts:,} answered attempts "
          f"({fmt_pct(g.truncation_rate)})"],
         ["makespan p50 / mean (ms)", f"{fmt_num(g.makespan_ms.p50)} / "
                                      f"{fmt_num(g.makespan_ms.mean)}"],
@@ -281,10 +286,10 @@ def _quality(data: BenchmarkData) -> Section:
     summary = Table(
         ["steps", "passed", "failed", "skipped", "pass rate (n)", "unvalidated (not a success)",
          "first-try pass rate", "repairs (per passed step)"],
-        [[str(g.steps), str(g.steps_passed), str(g.steps_failed), str(g.steps_skipped),
-          f"{fmt_pct(g.pass_rate)} ({n})", str(g.steps_unvalidated),
+        [[f"{g.steps:,}", f"{g.steps_passed:,}", f"{g.steps_failed:,}",
+          f"{g.steps_skipped:,}", f"{fmt_pct(g.pass_rate)} ({n:,})", f"{g.steps_unvalidated:,}",
           fmt_pct(g.first_try_pass_rate),
-          f"{q.repairs} ({fmt_num(q.repairs_per_passed_step, 2)})"]],
+          f"{q.repairs:,} ({fmt_num(q.repairs_per_passed_step, 2)})"]],
         caption="Pass rate = passed / (passed + failed + skipped); unvalidated steps had "
                 "nothing executable and are counted apart, never as a success")
     blocks: list[Block] = [summary, Chart("quality", "step statuses per provider, task type "
@@ -321,7 +326,7 @@ def _quality(data: BenchmarkData) -> Section:
         blocks.append(Table(
             ["steps", "Python files", "lines", "ruff findings / 100 lines",
              "maintainability index (mean)", "cyclomatic complexity mean (max)"],
-            [[str(c.steps), str(c.python_files), str(c.lines),
+            [[f"{c.steps:,}", f"{c.python_files:,}", f"{c.lines:,}",
               fmt_num(c.ruff_findings_per_100_lines, 2),
               fmt_num(c.maintainability_index_mean, 1),
               f"{fmt_num(c.cyclomatic_complexity_mean, 2)} ({cc_max})"]],
@@ -359,8 +364,21 @@ def _why(s: StepRecord) -> str:
     return "; ".join(failing + errors)
 
 
+def _fit_table(rows: list[list[str]], weights: Sequence[tuple[float, ...]], what: str
+               ) -> tuple[list[list[str]], list[Block]]:
+    """At most :data:`TABLE_ROWS` of ``rows``: those of largest ``weights``, in order, and a
+    note saying how many ``what`` were left out and where they are."""
+    if len(rows) <= TABLE_ROWS:
+        return rows, []
+    keep = top_indices(weights, TABLE_ROWS)
+    note = Paragraph(f"{len(rows) - TABLE_ROWS:,} more {what} not listed here: "
+                     "benchmark_data.json holds every one.", "note")
+    return [rows[i] for i in keep], [note]
+
+
 def _verdicts(data: BenchmarkData) -> Section:
     rows = []
+    weights: list[tuple[float, ...]] = []
     for r in data.runs:
         if r.warmup:
             continue
@@ -368,10 +386,14 @@ def _verdicts(data: BenchmarkData) -> Section:
             rows.append([str(r.index), s.step_id, s.type, s.provider or "n/a", s.status,
                          s.first_try or "n/a", str(s.repairs), "yes" if s.truncated else "no",
                          _checks(s), fmt_num(s.validation_ms), _why(s)])
+            weights.append((s.status in ("failed", "skipped"), s.repairs + s.truncated))
     header = ["run", "step", "type", "provider", "status", "first try", "repairs", "truncated",
               "checks", "check time ms", "why"]
+    rows, more = _fit_table(rows, weights, "steps of runs (the failed, skipped, repaired and "
+                                           "truncated ones are listed first)")
     blocks: list[Block] = [
         Table(header, rows, status_column=4) if rows else Paragraph("n/a (no measured run)"),
+        *more,
         Paragraph("why: each failing verdict as check: reason [where it ran], then the step's "
                   "own reason (a skipped step's failed dependency, an unvalidated step's "
                   "missing check) and the attempts the provider refused.", "note")]
@@ -471,8 +493,8 @@ def _goodput(g: Goodput | None, meta: BenchMeta) -> list[Block]:
              fmt_pct(g.per_slo.get(metric)) if g.per_slo.get(metric) is not None
              else "n/a (not measured)"]
             for metric, limit in slos.items()]
-    head = (f"Goodput {fmt_pct(g.goodput)}: {g.within} of {g.steps} steps within every SLO (a "
-            f"failed or skipped step never is). SLOs: {source}." if g.goodput is not None
+    head = (f"Goodput {fmt_pct(g.goodput)}: {g.within:,} of {g.steps:,} steps within every "
+            f"SLO (a failed or skipped step never is). SLOs: {source}." if g.goodput is not None
             else f"Goodput: {na(g.note)}. SLOs: {source}.")
     blocks: list[Block] = [Paragraph(head)]
     if rows:
@@ -501,20 +523,22 @@ def _groups(key: str, title: str, groups: Sequence[GroupStats],
     """One row per group; ``throughput`` adds output tokens / s (a provider's output tokens
     over the runs' wall time: per task type or per step that would be the rate of nothing)."""
     rows = [[
-        g.key, str(g.steps),
-        f"{fmt_pct(g.pass_rate)} ({g.steps_passed + g.steps_failed + g.steps_skipped})",
-        str(g.steps_unvalidated), fmt_pct(g.first_try_pass_rate),
-        f"{g.attempts} ({g.attempts_failed})",
+        g.key, f"{g.steps:,}",
+        f"{fmt_pct(g.pass_rate)} ({g.steps_passed + g.steps_failed + g.steps_skipped:,})",
+        f"{g.steps_unvalidated:,}", fmt_pct(g.first_try_pass_rate),
+        f"{g.attempts:,} ({g.attempts_failed:,})",
         fmt_num(g.step_time_ms.p50), fmt_num(g.latency.ttft_ms.p50),
         fmt_num(g.latency.ttft_ms.p95), fmt_num(g.latency.ttr_ms.p50),
         fmt_num(g.latency.tpot_ms.p50, 2), fmt_tokens(g.tokens_output),
         fmt_usd(g.cost_usd) if g.cost_usd is not None else na(g.cost_note),
-        f"{g.steps_passed} / {g.steps_failed} / {g.steps_skipped}",
+        f"{g.steps_passed:,} / {g.steps_failed:,} / {g.steps_skipped:,}",
         *([fmt_num(g.output_tokens_per_s)] if throughput else []),
     ] for g in groups]
     header = [*_GROUP_HEADER, *(["output tokens / s"] if throughput else [])]
+    rows, more = _fit_table(rows, [(g.steps_failed + g.steps_skipped,) for g in groups],
+                            "groups (those with failed or skipped steps are listed first)")
     blocks: list[Block] = [Paragraph("Latency columns: all attempts."),
-                           Table(header, rows) if rows else Paragraph("n/a (no steps)")]
+                           Table(header, rows) if rows else Paragraph("n/a (no steps)"), *more]
     if throughput and rows:
         blocks.append(Paragraph("output tokens / s: the provider's output tokens over the "
                                 "measured runs' wall time (sum of makespans)."
@@ -557,12 +581,17 @@ def _structure(data: BenchmarkData) -> Section:
 
 
 def _tokens_cost(data: BenchmarkData) -> Section:
+    totals = step_totals(data)
     rows = [[t.step_id, fmt_num(t.input_tokens), fmt_num(t.output_tokens),
              fmt_usd(t.cost_usd) if t.cost_usd is not None else "n/a (unpriced attempt)"]
-            for t in step_totals(data)]
+            for t in totals]
+    rows, more = _fit_table(rows, [(t.cost_usd is None, t.cost_usd or 0.0,
+                                    (t.input_tokens or 0.0) + (t.output_tokens or 0.0))
+                                   for t in totals],
+                            "steps (unpriced, then the costliest, are listed first)")
     blocks: list[Block] = [
         Table(["step", "input tokens / attempt (mean)", "output tokens / attempt (mean)",
-               "cost / run (mean)"], rows) if rows else Paragraph("n/a (no steps)"),
+               "cost / run (mean)"], rows) if rows else Paragraph("n/a (no steps)"), *more,
         Chart("tokens_cost", "tokens and cost per step")]
     view = cost_view(data)
     if view.state != "priced":

@@ -17,6 +17,8 @@ from aetherflow.results.run import RunRecord, StepRecord, all_attempts, all_step
 
 __all__ = [
     "BOX_LEGEND",
+    "CHART_ROWS",
+    "NAMES_LISTED",
     "PHASE_COLOUR",
     "PHASE_LABEL",
     "STATUS_COLOUR",
@@ -27,11 +29,18 @@ __all__ = [
     "StepLane",
     "StepTotals",
     "cost_view",
+    "fit_lanes",
+    "fit_status_rows",
+    "fit_totals",
     "latency_samples",
+    "listed",
+    "others_note",
     "representative_run",
     "status_counts",
     "step_totals",
+    "summed",
     "timeline_lanes",
+    "top_indices",
 ]
 
 #: The four step statuses in the order a stacked pass-rate bar draws them.
@@ -44,6 +53,12 @@ PHASE_LABEL = {"span": "step: ready → finished", "waiting": "waiting for a slo
                "checks": "checks running (validation)"}
 PHASE_COLOUR = {"span": "#e0e0e0", "waiting": "#ffb74d", "running": "#1976d2",
                 "checks": "#8e24aa"}
+#: The most steps one chart draws, one row or bar each: a plan of thousands of steps keeps
+#: charts people can read (and plotly's per-annotation cost, O(rows) each, stays small).
+#: The rest are summed into one row, or left out with their number said in the title.
+CHART_ROWS = 40
+#: The most step ids a chart's note names before it counts the rest.
+NAMES_LISTED = 10
 #: What the marks of every box plot mean (plotly and matplotlib draw them the same way).
 BOX_LEGEND = ("box: middle half of the values (p25 to p75); line in the box: median; "
               "dashed line: mean; whiskers: the furthest value within 1.5 × the box height; "
@@ -87,8 +102,8 @@ class StatusCounts:
     def label(self) -> str:
         """``pass rate 75.0% (n = 4); 1 unvalidated, not counted`` for the bar's end."""
         rate = "n/a" if self.pass_rate is None else f"{100 * self.pass_rate:.1f}%"
-        extra = f"; {self.unvalidated} unvalidated, not counted" if self.unvalidated else ""
-        return f"pass rate {rate} (n = {self.n}){extra}"
+        extra = f"; {self.unvalidated:,} unvalidated, not counted" if self.unvalidated else ""
+        return f"pass rate {rate} (n = {self.n:,}){extra}"
 
 
 @dataclass(frozen=True)
@@ -151,6 +166,62 @@ def status_counts(groups: Sequence[GroupStats]) -> list[StatusCounts]:
     """Step statuses per group (provider, task type or step id)."""
     return [StatusCounts(g.key, g.steps_passed, g.steps_failed, g.steps_skipped,
                          g.steps_unvalidated) for g in groups]
+
+
+def listed(names: Sequence[str], limit: int = NAMES_LISTED) -> str:
+    """``a, b, c`` or, past ``limit`` names, ``a, b, c and 1,234 more``."""
+    more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def top_indices(weights: Sequence[tuple[float, ...]], limit: int) -> list[int]:
+    """The indices of the ``limit`` largest ``weights`` (ties: the first), in order."""
+    ranked = sorted(range(len(weights)), key=lambda i: (tuple(-w for w in weights[i]), i))
+    return sorted(ranked[:limit])
+
+
+def summed(counts: Sequence[StatusCounts], key: str) -> StatusCounts:
+    """One row adding up ``counts``, under ``key``."""
+    return StatusCounts(key, sum(c.passed for c in counts), sum(c.failed for c in counts),
+                        sum(c.skipped for c in counts), sum(c.unvalidated for c in counts))
+
+
+def fit_status_rows(counts: Sequence[StatusCounts], limit: int = CHART_ROWS
+                    ) -> tuple[list[StatusCounts], StatusCounts | None]:
+    """``counts`` when it has at most ``limit`` rows (and None). Otherwise the ``limit``
+    rows with the most failed and skipped steps (the ones worth reading; ties: the first
+    listed), in their order, and the others added up in one :class:`StatusCounts` keyed
+    ``N others``, for the chart to say in words (a bar of thousands of steps beside bars
+    of a few would flatten them): every step is still counted."""
+    if len(counts) <= limit:
+        return list(counts), None
+    keep = set(top_indices([(c.failed + c.skipped,) for c in counts], limit))
+    rest = [c for i, c in enumerate(counts) if i not in keep]
+    return ([c for i, c in enumerate(counts) if i in keep],
+            summed(rest, f"{len(rest):,} others"))
+
+
+def others_note(rest: StatusCounts) -> str:
+    """``1,961 others not drawn: 5,883 unvalidated`` (their statuses, over every run)."""
+    parts = [f"{rest.count(s):,} {s}" for s in STATUS_ORDER if rest.count(s)]
+    return f"{rest.key} not drawn: {', '.join(parts) or 'no step'}"
+
+
+def fit_lanes(lanes: Sequence[StepLane], limit: int = CHART_ROWS
+              ) -> tuple[list[StepLane], int]:
+    """At most ``limit`` lanes of a timeline: the longest ones (ready to finished), in run
+    order, and how many were left out."""
+    keep = top_indices([(lane.finished_ms - lane.ready_ms,) for lane in lanes], limit)
+    return [lanes[i] for i in keep], len(lanes) - len(keep)
+
+
+def fit_totals(totals: Sequence[StepTotals], limit: int = CHART_ROWS
+               ) -> tuple[list[StepTotals], int]:
+    """At most ``limit`` steps of the tokens-and-cost chart: the costliest, then those with
+    the most tokens, in plan order, and how many were left out."""
+    keep = top_indices([(t.cost_usd or 0.0, (t.input_tokens or 0.0) + (t.output_tokens or 0.0))
+                        for t in totals], limit)
+    return [totals[i] for i in keep], len(totals) - len(keep)
 
 
 def _segments(s: StepRecord) -> tuple[list[Segment], list[float]]:

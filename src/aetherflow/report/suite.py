@@ -45,8 +45,8 @@ def suite_totals(data: SuiteData) -> str:
     ok_steps = sum(g.steps_passed for g in figures)
     unvalidated = sum(g.steps_unvalidated for g in figures)
     return (f"Totals (failed plans included): {ok} of {runs} plan runs passed; "
-            f"{ok_steps} of {n} steps passed their executed checks "
-            f"({fmt_pct(ok_steps / n if n else None)}); {unvalidated} steps unvalidated "
+            f"{ok_steps:,} of {n:,} steps passed their executed checks "
+            f"({fmt_pct(ok_steps / n if n else None)}); {unvalidated:,} steps unvalidated "
             "(nothing checkable, not counted).")
 
 

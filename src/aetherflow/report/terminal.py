@@ -60,18 +60,19 @@ def _latency(table: LatencyTable) -> Table:
 
 def _global(data: BenchmarkData) -> Table:
     g = data.aggregates.global_figures
-    out = Table(title=f"{data.meta.task_id}: {g.runs} measured runs"
+    out = Table(title=f"{data.meta.task_id}: {g.runs:,} measured runs"
                 + (" (EMULATED)" if data.meta.emulated else ""))
     out.add_column("figure")
     out.add_column("value")
     cost = g.cost
     n = g.steps_passed + g.steps_failed + g.steps_skipped
-    out.add_row("pass rate", f"{fmt_pct(g.pass_rate)} of {n} steps "
-                             f"({g.steps_unvalidated} unvalidated)")
+    out.add_row("pass rate", f"{fmt_pct(g.pass_rate)} of {n:,} steps "
+                             f"({g.steps_unvalidated:,} unvalidated)")
     out.add_row("first-try pass rate", fmt_pct(g.first_try_pass_rate))
-    out.add_row("plans passed", f"{g.plans_passed}/{g.runs} ({fmt_pct(g.plan_pass_rate)})")
+    out.add_row("plans passed", f"{g.plans_passed:,}/{g.runs:,} "
+                                f"({fmt_pct(g.plan_pass_rate)})")
     if g.truncated_attempts:
-        out.add_row("truncated", f"{g.truncated_attempts} of {g.answered_attempts} answers "
+        out.add_row("truncated", f"{g.truncated_attempts:,} of {g.answered_attempts:,} answers "
                                  f"({fmt_pct(g.truncation_rate)})")
     out.add_row("cost total", fmt_usd(cost.total_usd) if cost.total_usd is not None
                 else na(cost.note))
