@@ -214,6 +214,24 @@ def test_ambiguous_and_unknown_references_are_exit_2(home: Path) -> None:
     assert missing.returncode == 2 and "no stored run matches 'nope'" in missing.stderr
 
 
+def test_show_picks_steps_by_id_or_status(home: Path) -> None:
+    """--step and --status keep a long run's page to the steps wanted; an unknown id or
+    status is one clear error (exit 2) naming what exists."""
+    failed = _cli("history", "show", "run:11", "--status", "failed,skipped")
+    assert failed.returncode == 0, failed.stderr
+    assert "showing 2 of 4 steps" in failed.stdout
+    assert "## s2 · code_generation · failed" in failed.stdout
+    assert "## s1 · " not in failed.stdout
+    one = _cli("history", "show", "run:11", "--step", "s1")
+    assert one.returncode == 0 and "showing 1 of 4 steps" in one.stdout
+    assert "## s1 · code_generation · passed" in one.stdout and "## s2" not in one.stdout
+    bad = _cli("history", "show", "run:11", "--step", "s9")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "--step s9: no such step in run" in bad.stderr and "s1, s2" in bad.stderr
+    wrong = _cli("history", "show", "run:11", "--status", "green")
+    assert wrong.returncode == 2 and "--status green: expected one of passed" in wrong.stderr
+
+
 def test_a_corrupt_record_is_one_clear_error(home: Path) -> None:
     with closing(sqlite3.connect(home / "history.db")) as db, db:
         db.execute("UPDATE runs SET record_json = '{\"run_id\": 3' WHERE id = 3")

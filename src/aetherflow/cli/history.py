@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import typer
 
@@ -46,6 +46,7 @@ __all__ = [
     "history_import",
     "history_show",
     "listing_title",
+    "pick_steps",
     "register",
     "render_run",
     "runs_table",
@@ -443,8 +444,8 @@ def _run_header(run: RunSummary, record: RunRecord) -> list[str]:
         f"started {record.started_at} · finished {record.finished_at or '-'} · "
         f"makespan {fmt_duration(record.makespan_ms)} · cost {fmt_cost(run.total_cost_usd)}"
         + (f" ({run.cost_note})" if run.cost_note else ""),
-        f"steps: {run.steps_passed} passed · {run.steps_failed} failed · "
-        f"{run.steps_unvalidated} unvalidated · {run.steps_skipped} skipped",
+        f"steps: {run.steps_passed:,} passed · {run.steps_failed:,} failed · "
+        f"{run.steps_unvalidated:,} unvalidated · {run.steps_skipped:,} skipped",
         f"run dir: {run.run_dir or '(not recorded)'}",
     ]
     if record.plan_description:
@@ -453,8 +454,32 @@ def _run_header(run: RunSummary, record: RunRecord) -> list[str]:
     return lines
 
 
-def render_run(run: RunSummary, record: RunRecord) -> str:
-    """One stored run as Markdown: setup, then per step its prompt, output and checks."""
+def pick_steps(record: RunRecord, step_ids: Sequence[str] = (),
+               statuses: Sequence[str] = ()) -> list[StepRecord]:
+    """The steps of ``record`` named in ``step_ids`` and with a status in ``statuses`` (an
+    empty filter keeps all), in run order. An id or a status that no step has is a
+    :class:`ConfigError` naming the ones that exist."""
+    from aetherflow.results.run import StepStatus  # the CLI's start loads no model
+
+    known = {s.step_id for s in record.steps}
+    unknown = [i for i in step_ids if i not in known]
+    if unknown:
+        some = ", ".join(s.step_id for s in record.steps[:10])
+        more = f" and {len(known) - 10:,} more" if len(known) > 10 else ""
+        raise ConfigError(f"--step {', '.join(unknown)}: no such step in run "
+                          f"{record.run_id} (its steps: {some or 'none'}{more})")
+    bad = [s for s in statuses if s not in get_args(StepStatus)]
+    if bad:
+        raise ConfigError(f"--status {', '.join(bad)}: expected one of "
+                          f"{', '.join(get_args(StepStatus))}")
+    return [s for s in record.steps if (not step_ids or s.step_id in step_ids)
+            and (not statuses or s.status in statuses)]
+
+
+def render_run(run: RunSummary, record: RunRecord,
+               steps: Sequence[StepRecord] | None = None) -> str:
+    """One stored run as Markdown: setup, then per step its prompt, output and checks
+    (``steps``: only these, see :func:`pick_steps`; default every step)."""
     run_dir = Path(run.run_dir) if run.run_dir else None
     if run_dir is not None and not run_dir.is_dir():
         run_dir = None
@@ -462,7 +487,9 @@ def render_run(run: RunSummary, record: RunRecord) -> str:
     if run.run_dir and run_dir is None:
         out.append(f"_(the run directory {run.run_dir} no longer exists: prompts and "
                    "outputs are not available)_")
-    for step in record.steps:
+    if steps is not None:
+        out.append(f"showing {len(steps):,} of {len(record.steps):,} steps")
+    for step in record.steps if steps is None else steps:
         checks = [_verdict_line(v) for v in step.validation] or ["_(no checks)_"]
         out += ["", *_step_header(step), "", "### prompt", "", _step_prompt(step, run_dir),
                 "", "### output", "", _step_output(step, run_dir), "", "### checks", "",
@@ -557,11 +584,18 @@ def history_show(
                               help="History id (or run:N), run id or a unique prefix or "
                                    "short id of one, label, or run directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the stored run record."),
+    step: list[str] = typer.Option([], "--step", metavar="ID",
+                                   help="Only this step (repeatable)."),
+    status: list[str] = typer.Option([], "--status", metavar="STATUS",
+                                     help="Only steps with this status: passed, failed, "
+                                          "unvalidated or skipped (repeatable, or "
+                                          "comma-separated)."),
 ) -> None:
     """Show one stored run: its setup, then each step's prompt, output and check verdicts
-    (Markdown).
+    (Markdown). For a run of thousands of steps, --status failed or --step ID shows the
+    ones you want.
 
-    Example: aetherflow history show 12
+    Example: aetherflow history show 12 --status failed,skipped
     """
     with _store() as store:
         run = store.get_summary(ref)
@@ -569,7 +603,9 @@ def history_show(
     if as_json:
         sys.stdout.write(record.model_dump_json(indent=2) + "\n")
         return
-    sys.stdout.write(render_run(run, record))
+    statuses = [s.strip() for v in status for s in v.split(",") if s.strip()]
+    picked = pick_steps(record, step, statuses) if step or statuses else None
+    sys.stdout.write(render_run(run, record, picked))
 
 
 @history_app.command("benches", cls=Command)
