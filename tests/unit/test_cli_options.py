@@ -283,7 +283,8 @@ def test_summary_of_thousands_of_failed_steps_fits_a_screen() -> None:
     assert len(footer) < 4 * SUMMARY_ROWS
     text = "\n".join(footer)
     assert "passed 0 of 2,000 checked or skipped steps" in text
-    assert f"{2000 - SUMMARY_ROWS:,} more failed or skipped steps: see run.json" in text
+    assert (f"{2000 - SUMMARY_ROWS:,} more failed or skipped steps: aetherflow history "
+            f"show {record.run_id} --status failed,skipped") in text
     assert f"and {2000 - SUMMARY_ROWS:,} more (raise --max-tokens)" in text
     assert f"{2000 - SUMMARY_ROWS:,} more warnings" in text
     assert "s0000: failed" in text and "s1999: failed" not in text

@@ -232,7 +232,7 @@ def summary_footer(run: RunRecord) -> list[str]:
     lines += [f"  {s.step_id}: {s.status}: {step_problem(s)}" for s in bad[:SUMMARY_ROWS]]
     if len(bad) > SUMMARY_ROWS:
         lines.append(f"  {len(bad) - SUMMARY_ROWS:,} more failed or skipped steps: "
-                     f"see {RUN_RECORD_HINT}")
+                     f"aetherflow history show {run.run_id} --status failed,skipped")
     cut = [s.step_id for s in run.steps if s.truncated]
     if cut:
         more = f" and {len(cut) - SUMMARY_ROWS:,} more" if len(cut) > SUMMARY_ROWS else ""
