@@ -124,18 +124,6 @@ class RunDirectory:
                 os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _write(self, path: Path, text: str) -> None:
-        try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise RunDirectoryError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-    def write_step_output(self, step_id: str, text: str) -> Path:
-        """Write a step's final answer to ``step_outputs/<step_id>.md``."""
-        path = self.outputs / f"{step_id}.md"
-        self._write(path, text)
-        return path
-
     def write_step_outputs(self, answers: Mapping[str, str]) -> None:
         """Create ``step_outputs/`` if needed and write ``<step>.md`` there for every answer
         (end of a session). Files are written with ``os.open``/``os.write`` relative to the
